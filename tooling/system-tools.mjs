@@ -1,0 +1,23 @@
+/** The system tools bp drives, and the Debian 12 package that provides each. */
+export const SYSTEM_TOOLS = [
+  ['qemu-img', 'qemu-utils'],
+  ['qemu-nbd', 'qemu-utils'],
+  ['qemu-io', 'qemu-utils'],
+  ['qemu-storage-daemon', 'qemu-system-common'],
+  ['qemu-system-x86_64', 'qemu-system-x86'],
+  ['nbdinfo', 'libnbd-bin'],
+  ['nbdfuse', 'libnbd-bin'],
+  ['nbdcopy', 'libnbd-bin'],
+  ['nbdkit', 'nbdkit'],
+  ['mksquashfs', 'squashfs-tools'],
+  ['unsquashfs', 'squashfs-tools'],
+  ['squashfuse', 'squashfuse'],
+  ['fusermount3', 'fuse3'],
+  ['tar', 'tar'],
+  ['zstd', 'zstd'],
+  ['getfacl', 'acl'],
+  ['setfacl', 'acl'],
+  ['getfattr', 'attr'],
+  ['setfattr', 'attr'],
+  ['flock', 'util-linux'],
+];

@@ -1,0 +1,28 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type ViteUserConfig } from 'vitest/config';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** Workspace packages resolve to their sources in tests, so tests never depend on a stale build. */
+export const workspaceAliases: Record<string, string> = {
+  '@bp/api': `${root}packages/api/src/index.ts`,
+  '@bp/nbd': `${root}packages/nbd/src/index.ts`,
+  '@bp/archive': `${root}packages/archive/src/index.ts`,
+  '@bp/host': `${root}packages/host/src/index.ts`,
+  '@bp/dir-example': `${root}packages/dir-example/src/index.ts`,
+  '@bp/conformance': `${root}packages/conformance/src/index.ts`,
+};
+
+/** The vitest configuration every package starts from. */
+export function packageConfig(name: string, overrides: ViteUserConfig['test'] = {}): ViteUserConfig {
+  return defineConfig({
+    resolve: { alias: workspaceAliases },
+    test: {
+      name,
+      include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      testTimeout: 120_000,
+      hookTimeout: 120_000,
+      ...overrides,
+    },
+  });
+}
