@@ -1,0 +1,1 @@
+export type { CopyTarget } from './target.js';
