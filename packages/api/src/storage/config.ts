@@ -1,0 +1,42 @@
+import { isAbsolute } from 'node:path';
+import { z } from 'zod';
+import { vmBackupMechanismSchema } from '../provider/mechanism.js';
+
+/** Container archive formats a storage may write (`lxc-backup-mode`). */
+export const containerFormatSchema = z.enum(['tar', 'squashfs']);
+/** A container archive format. */
+export type ContainerFormat = z.infer<typeof containerFormatSchema>;
+
+/** `vm-backup-mode`: every backup full, or incremental on top of the previous one. */
+export const vmBackupModeSchema = z.enum(['full', 'incremental']);
+/** A VM backup mode. */
+export type VmBackupMode = z.infer<typeof vmBackupModeSchema>;
+
+/**
+ * The storage configuration of a backup-provider storage as in PVE's storage.cfg: the directory
+ * example's properties plus the standard options. Keys keep PVE's spelling.
+ */
+export const storageConfigSchema = z
+  .object({
+    /** Absolute directory the storage owns. */
+    path: z.string().min(1).refine(isAbsolute, { message: 'must be an absolute path' }),
+    /** Container archive format (default tar). */
+    'lxc-backup-mode': containerFormatSchema.default('tar'),
+    /** VM mechanism (default file-handle, as the example). */
+    'vm-backup-mechanism': vmBackupMechanismSchema.default('file-handle'),
+    /** Full or incremental VM backups (default full). */
+    'vm-backup-mode': vmBackupModeSchema.default('full'),
+    /** Retention, PVE string form (`keep-daily=7,keep-last=3`) or an object; validated by `parsePruneOptions`. */
+    'prune-backups': z.union([z.string(), z.record(z.string(), z.union([z.number(), z.boolean()]))]).optional(),
+    /** Maximum protected backups per guest and type; -1 = unlimited. */
+    'max-protected-backups': z.number().int().min(-1).optional(),
+    /** Disabled storages refuse new backups. */
+    disable: z.boolean().optional(),
+    /** Nodes the storage is available on (informational here). */
+    nodes: z.array(z.string().min(1)).optional(),
+  })
+  .strict();
+/** A parsed storage configuration (defaults applied). */
+export type StorageConfig = z.output<typeof storageConfigSchema>;
+/** A storage configuration as written by a user (defaults optional). */
+export type StorageConfigInput = z.input<typeof storageConfigSchema>;

@@ -1,0 +1,21 @@
+export type { BackupStorage, BackupStoragePlugin, PruneBackupsOptions, VerifyResult } from './backup-storage.js';
+export {
+  containerFormatSchema,
+  storageConfigSchema,
+  vmBackupModeSchema,
+  type ContainerFormat,
+  type StorageConfig,
+  type StorageConfigInput,
+  type VmBackupMode,
+} from './config.js';
+export type { StorageSupports } from './supports.js';
+export {
+  backupVolumeSchema,
+  type BackupVolume,
+  type ParsedVolname,
+  type PruneMark,
+  type PruneResultEntry,
+  type StorageStatus,
+  type VolumeAttribute,
+  type VolumeSizeInfo,
+} from './volume.js';
