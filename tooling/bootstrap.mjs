@@ -1,17 +1,17 @@
 #!/usr/bin/env node
 // Makes a fresh Debian 12 clone ready: system tools, node_modules, build. Silent when all is in place.
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SYSTEM_TOOLS } from './system-tools.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const quiet = process.argv.includes('--quiet');
+const quiet = !process.argv.includes('--verbose');
 
 function run(command, args, options = {}) {
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', ...options });
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', maxBuffer: 64 * 1024 * 1024, ...options });
   if (result.status !== 0) {
+    if (result.stdout) process.stderr.write(result.stdout);
     console.error(`bootstrap: '${command} ${args.join(' ')}' failed (exit ${result.status ?? result.signal})`);
     process.exit(1);
   }
@@ -42,19 +42,33 @@ function ensureSystemTools() {
   }
 }
 
+// Stale = the hidden lockfile npm keeps in node_modules disagrees with package-lock.json about any
+// installed package (name, version, resolved link). Cheaper and safer than re-running npm ci blindly.
+function installedMatchesLock() {
+  const hidden = `${root}node_modules/.package-lock.json`;
+  if (!existsSync(hidden)) return false;
+  const wanted = JSON.parse(readFileSync(`${root}package-lock.json`, 'utf8')).packages ?? {};
+  const installed = JSON.parse(readFileSync(hidden, 'utf8')).packages ?? {};
+  for (const [path, entry] of Object.entries(wanted)) {
+    if (!path.startsWith('node_modules/') || entry.optional || entry.dev === undefined && entry.peer) continue;
+    const have = installed[path];
+    if (!have || have.version !== entry.version || have.link !== entry.link) return false;
+  }
+  return true;
+}
+
 function ensureNodeModules() {
-  const lock = readFileSync(`${root}package-lock.json`);
-  const digest = createHash('sha256').update(lock).digest('hex');
-  const stamp = `${root}node_modules/.bp-lock-digest`;
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === digest) return;
+  if (installedMatchesLock()) return;
   console.log('bootstrap: npm ci');
   run('npm', ['ci', '--no-audit', '--no-fund']);
-  writeFileSync(stamp, digest);
 }
 
 function build() {
-  run('npx', ['turbo', 'run', 'build', '--output-logs=errors-only', '--log-prefix=none'], {
-    stdio: quiet ? ['ignore', 'ignore', 'inherit'] : ['ignore', 'pipe', 'inherit'],
+  // Quiet by design: turbo's cache makes a no-change build a no-op; errors still reach stderr.
+  const env = { ...process.env, TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1', NPM_CONFIG_UPDATE_NOTIFIER: 'false' };
+  run(`${root}node_modules/.bin/turbo`, ['run', 'build', '--output-logs=errors-only', '--log-prefix=none'], {
+    env,
+    stdio: quiet ? ['ignore', 'pipe', 'inherit'] : 'inherit',
   });
 }
 
