@@ -1,16 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { BpError } from '../errors/index.js';
 import { ARCHIVE_NAME_MAX_LENGTH, archiveNameProblem, isValidArchiveName, validateArchiveName } from './archive-name.js';
+import { errorCodeOf } from './testing/error-code-of.js';
 
 function expectInvalid(name: unknown): void {
   expect(isValidArchiveName(name)).toBe(false);
-  let thrown: unknown;
-  try {
-    validateArchiveName(name);
-  } catch (error) {
-    thrown = error;
-  }
-  expect(BpError.hasCode(thrown, 'BP_INVALID_ARCHIVE_NAME')).toBe(true);
+  expect(errorCodeOf(() => validateArchiveName(name))).toBe('BP_INVALID_ARCHIVE_NAME');
 }
 
 describe('validateArchiveName', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BpError } from '../errors/index.js';
 import { backupTimeFromText, formatBackupTime, MAX_BACKUP_TIME, parseBackupTime } from './backup-time.js';
+import { errorCodeOf } from './testing/error-code-of.js';
 
 describe('formatBackupTime / parseBackupTime', () => {
   it('formats epoch seconds as a UTC timestamp', () => {
@@ -19,12 +19,7 @@ describe('formatBackupTime / parseBackupTime', () => {
   });
 
   it.each([-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, MAX_BACKUP_TIME + 1])('refuses to format %s', (value) => {
-    expect(() => formatBackupTime(value)).toThrow(BpError);
-    try {
-      formatBackupTime(value);
-    } catch (error) {
-      expect(BpError.hasCode(error, 'BP_INVALID_ARGUMENT')).toBe(true);
-    }
+    expect(errorCodeOf(() => formatBackupTime(value))).toBe('BP_INVALID_ARGUMENT');
   });
 
   it.each([

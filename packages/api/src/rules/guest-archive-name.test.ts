@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { BpError } from '../errors/index.js';
 import { isValidArchiveName } from './archive-name.js';
 import { formatArchiveName, isStandardArchiveName, parseArchiveName } from './guest-archive-name.js';
+import { errorCodeOf } from './testing/error-code-of.js';
 
 const NOV_26_2026 = Date.UTC(2026, 10, 26, 19, 18, 28) / 1000;
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    return BpError.isInstance(error) ? error.code : 'not a BpError';
-  }
-  return undefined;
-}
 
 describe('formatArchiveName', () => {
   it('builds <vmid>/<vmtype>-<UTC timestamp>', () => {
@@ -32,7 +23,7 @@ describe('formatArchiveName', () => {
     [{ vmid: 100, vmtype: 'qemu', time: -1 }],
     [{ vmid: 100, vmtype: 'qemu', time: 1.5 }],
   ])('rejects %j', (parts) => {
-    expect(codeOf(() => formatArchiveName(parts as never))).toBe('BP_INVALID_ARCHIVE_NAME');
+    expect(errorCodeOf(() => formatArchiveName(parts as never))).toBe('BP_INVALID_ARCHIVE_NAME');
   });
 });
 
@@ -76,7 +67,7 @@ describe('parseArchiveName', () => {
     'x/100/qemu-1',
     '../100/qemu-1',
   ])('rejects %j with BP_INVALID_ARCHIVE_NAME', (name) => {
-    expect(codeOf(() => parseArchiveName(name))).toBe('BP_INVALID_ARCHIVE_NAME');
+    expect(errorCodeOf(() => parseArchiveName(name))).toBe('BP_INVALID_ARCHIVE_NAME');
     expect(isStandardArchiveName(name)).toBe(false);
   });
 });

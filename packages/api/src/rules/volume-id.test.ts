@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { BpError } from '../errors/index.js';
 import { isValidStorageId } from './storage-id.js';
 import { formatVolname, formatVolumeId, parseVolname, parseVolumeId } from './volume-id.js';
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    return BpError.isInstance(error) ? error.code : 'not a BpError';
-  }
-  return undefined;
-}
+import { errorCodeOf } from './testing/error-code-of.js';
 
 describe('isValidStorageId (pve-storage-id)', () => {
   it.each(['local', 'backup-dir', 'my_store.1', 'ab', 'Local', 'NAS2'])('accepts %s', (id) => {
@@ -52,7 +43,7 @@ describe('parseVolumeId', () => {
     ['unicode', 'local:backup/100/qemü-1'],
     ['overlong', `local:backup/${'x'.repeat(256)}`],
   ])('rejects %s with BP_INVALID_VOLUME_ID', (_label, volid) => {
-    expect(codeOf(() => parseVolumeId(volid))).toBe('BP_INVALID_VOLUME_ID');
+    expect(errorCodeOf(() => parseVolumeId(volid))).toBe('BP_INVALID_VOLUME_ID');
   });
 });
 
@@ -70,7 +61,7 @@ describe('formatVolumeId', () => {
     ['local', ''],
     ['local', '/abs'],
   ])('rejects (%j, %j) with BP_INVALID_VOLUME_ID', (storeId, archiveName) => {
-    expect(codeOf(() => formatVolumeId(storeId, archiveName))).toBe('BP_INVALID_VOLUME_ID');
+    expect(errorCodeOf(() => formatVolumeId(storeId, archiveName))).toBe('BP_INVALID_VOLUME_ID');
   });
 });
 
@@ -83,11 +74,11 @@ describe('parseVolname / formatVolname', () => {
   it.each(['', 'backup', 'backup/', 'images/100/x', 'Backup/100/x', ' backup/100/x', 'backup/../x', 'backup/a//b', 'local:backup/100/x'])(
     'rejects %j with BP_INVALID_VOLUME_ID',
     (volname) => {
-      expect(codeOf(() => parseVolname(volname))).toBe('BP_INVALID_VOLUME_ID');
+      expect(errorCodeOf(() => parseVolname(volname))).toBe('BP_INVALID_VOLUME_ID');
     },
   );
 
   it('rejects an invalid archive name when formatting', () => {
-    expect(codeOf(() => formatVolname('..'))).toBe('BP_INVALID_VOLUME_ID');
+    expect(errorCodeOf(() => formatVolname('..'))).toBe('BP_INVALID_VOLUME_ID');
   });
 });
