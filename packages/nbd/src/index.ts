@@ -3,3 +3,6 @@ export * from './copy/index.js';
 export * from './qemu/index.js';
 export * from './qcow2/index.js';
 export * from './slots/index.js';
+export * from './extents/index.js';
+export * from './uri.js';
+export { runNbdCli, type NbdCliIo } from './cli/index.js';
