@@ -1,10 +1,17 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpError } from '@bp/api';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startQemuNbd } from './qemu-nbd.js';
 import { processExists, qemuImgCreate, readImageBytes, scratchDir } from './test-support.js';
+
+/** SIGKILLed children of an exited parent are reaped by init a moment later. */
+async function waitUntilGone(pid: number): Promise<void> {
+  for (let attempt = 0; attempt < 400 && processExists(pid); attempt++) await new Promise((resolve) => setTimeout(resolve, 25));
+  expect(processExists(pid)).toBe(false);
+}
 
 describe('startQemuNbd', () => {
   let scratch: Awaited<ReturnType<typeof scratchDir>>;
@@ -75,6 +82,19 @@ describe('startQemuNbd', () => {
     expect(pid).toBeGreaterThan(0);
     expect(processExists(pid)).toBe(false);
     expect(existsSync(dir)).toBe(false);
+  });
+
+  it('kills servers a process forgot to stop when that process exits', async () => {
+    const image = join(scratch.dir, 'forgotten.raw');
+    await qemuImgCreate(image, 'raw', 1024 * 1024);
+    const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
+    const result = await execa('node', ['--import', 'tsx', join(fixtures, 'exit-without-stop.ts'), image], {
+      env: { TSX_TSCONFIG_PATH: join(fixtures, 'tsconfig.json') },
+    });
+    const { pids, dirs } = JSON.parse(result.stdout) as { pids: number[]; dirs: string[] };
+    expect(pids).toHaveLength(2);
+    for (const pid of pids) await waitUntilGone(pid);
+    for (const dir of dirs) expect(existsSync(dir)).toBe(false);
   });
 
   it('stops the server when its AbortSignal fires after start', async () => {
