@@ -29,9 +29,16 @@ export async function readImage(path: string, raw: string, format = 'qcow2'): Pr
   return readFile(raw);
 }
 
-/** Compares two images with `qemu-img compare` (strict about sizes); resolves true when identical. */
+/** Virtual size of an image. */
+export async function virtualSize(path: string, format = 'qcow2'): Promise<number> {
+  const { stdout } = await execa('qemu-img', ['info', '--output=json', '-f', format, path]);
+  return (JSON.parse(stdout) as { 'virtual-size': number })['virtual-size'];
+}
+
+/** True when both images have the same virtual size and `qemu-img compare` finds equal content. */
 export async function imagesEqual(a: string, b: string, formatA = 'qcow2', formatB = 'qcow2'): Promise<boolean> {
-  const result = await execa('qemu-img', ['compare', '-s', '-f', formatA, '-F', formatB, a, b], { reject: false });
+  if ((await virtualSize(a, formatA)) !== (await virtualSize(b, formatB))) return false;
+  const result = await execa('qemu-img', ['compare', '-f', formatA, '-F', formatB, a, b], { reject: false });
   if (result.exitCode !== 0 && result.exitCode !== 1) throw new Error(`qemu-img compare failed: ${result.stderr}`);
   return result.exitCode === 0;
 }
