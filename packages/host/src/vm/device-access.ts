@@ -1,0 +1,129 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { QmpClient } from '@bp/nbd';
+import { execa } from 'execa';
+import type { BitmapPlan } from './bitmap-plan.js';
+import { createFullyDirtyBitmap, commitBitmap, freezeActions, removeBitmapIfPresent, type TransactionAction } from './bitmaps.js';
+import { deleteBlockNode } from './block-nodes.js';
+import type { CleanupStack } from './cleanup-stack.js';
+import { nodeTag } from './device-name.js';
+
+/** A disk of the opened VM. */
+export interface VmDevice {
+  /** PVE device name, e.g. `drive-scsi0`. */
+  device: string;
+  virtdev: string;
+  /** The block node holding the disk's data (format node). */
+  node: string;
+  size: number;
+  /** Bitmaps survive in the image (offline qcow2). */
+  persistentBitmaps: boolean;
+}
+
+/** What one device's access consists of in QEMU. */
+export interface DeviceAccessNodes {
+  /** The copy-before-write filter: writes must pass it. */
+  cbwNode: string;
+  /** The `snapshot-access` node: the disk at the point in time, to be exported. */
+  accessNode: string;
+}
+
+/** Shared state of one setup. */
+export interface DeviceAccessContext {
+  qmp: QmpClient;
+  /** A running QEMU: the filter is inserted by a `sync=none` backup job (see README). */
+  live: boolean;
+  runDir: string;
+  granularity: number;
+  stack: CleanupStack;
+}
+
+/**
+ * Sets up the point-in-time access of one disk (spec 1.2.1): bitmap per `plan`, a qcow2 fleecing
+ * image, a copy-before-write filter (limited to the bitmap's dirty extents when one is used) and a
+ * `snapshot-access` node on top. Every step registers its undo on `context.stack`.
+ */
+export async function setupDeviceAccess(
+  context: DeviceAccessContext,
+  disk: VmDevice,
+  plan: BitmapPlan,
+  bitmapName: string,
+): Promise<DeviceAccessNodes> {
+  const { qmp, stack } = context;
+  const tag = nodeTag(disk.virtdev);
+  const usesBitmap = plan.mode !== 'none';
+
+  if (plan.remove) await removeBitmapIfPresent(qmp, disk.node, bitmapName);
+  if (plan.create) {
+    await createFullyDirtyBitmap(qmp, {
+      node: disk.node,
+      name: bitmapName,
+      size: disk.size,
+      granularity: context.granularity,
+      persistent: disk.persistentBitmaps,
+      tag,
+    });
+  }
+
+  const fleeceNode = await addFleecingImage(context, disk, tag);
+  const cbwNode = `${tag}-cbw`;
+  const freeze: TransactionAction[] = usesBitmap ? freezeActions(disk.node, bitmapName, context.granularity) : [];
+  const commitOnTeardown = (): void => {
+    if (usesBitmap) stack.push(`bitmap ${bitmapName} of ${disk.device}`, (success) => commitBitmap(qmp, disk.node, bitmapName, success));
+  };
+
+  if (context.live) {
+    // QEMU 7.2 cannot put a filter under a device that already uses the node, but a sync=none
+    // backup job inserts copy-before-write itself and moves every user of the node onto it.
+    const jobId = `${tag}-fleece`;
+    const backup: TransactionAction = {
+      type: 'blockdev-backup',
+      data: { 'job-id': jobId, device: disk.node, target: fleeceNode, sync: 'none', 'filter-node-name': cbwNode, 'auto-dismiss': true },
+    };
+    await qmp.execute('transaction', { actions: [...freeze, backup] });
+    commitOnTeardown();
+    stack.push(`fleecing job of ${disk.device}`, () => cancelJob(qmp, jobId));
+  } else {
+    if (freeze.length > 0) await qmp.execute('transaction', { actions: freeze });
+    commitOnTeardown();
+    await qmp.execute('blockdev-add', {
+      driver: 'copy-before-write',
+      'node-name': cbwNode,
+      file: disk.node,
+      target: fleeceNode,
+      // Failing copies must not fail guest writes; the snapshot becomes unreadable instead.
+      'on-cbw-error': 'break-snapshot',
+      ...(usesBitmap ? { bitmap: { node: disk.node, name: bitmapName } } : {}),
+    });
+    stack.push(`copy-before-write node of ${disk.device}`, () => deleteBlockNode(qmp, cbwNode));
+  }
+
+  const accessNode = `${tag}-access`;
+  await qmp.execute('blockdev-add', { driver: 'snapshot-access', 'node-name': accessNode, file: cbwNode });
+  stack.push(`snapshot-access node of ${disk.device}`, () => deleteBlockNode(qmp, accessNode));
+  return { cbwNode, accessNode };
+}
+
+/** Creates and attaches the fleecing image (discard passes through, so discarded data frees space). */
+async function addFleecingImage(context: DeviceAccessContext, disk: VmDevice, tag: string): Promise<string> {
+  const path = join(context.runDir, `${tag}-fleece.qcow2`);
+  const node = `${tag}-fleece`;
+  await execa('qemu-img', ['create', '-q', '-f', 'qcow2', path, String(disk.size)]);
+  context.stack.push(`fleecing image of ${disk.device}`, () => rm(path, { force: true }));
+  await context.qmp.execute('blockdev-add', {
+    driver: 'qcow2',
+    'node-name': node,
+    discard: 'unmap',
+    file: { driver: 'file', filename: path, discard: 'unmap' },
+  });
+  context.stack.push(`fleecing node of ${disk.device}`, () => deleteBlockNode(context.qmp, node));
+  return node;
+}
+
+/** Cancels a block job and waits until QEMU has dismissed it (and dropped its filter). */
+async function cancelJob(qmp: QmpClient, jobId: string): Promise<void> {
+  const gone = qmp.waitForEvent('JOB_STATUS_CHANGE', (event) => event.data.id === jobId && event.data.status === 'null');
+  gone.catch(() => undefined);
+  await qmp.execute('block-job-cancel', { device: jobId, force: true });
+  await gone;
+}

@@ -1,0 +1,160 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { VmVolume, VmVolumes } from '@bp/api';
+import { BpError } from '@bp/api';
+import type { LogFunction } from '@bp/api';
+import type { QmpClient } from '@bp/nbd';
+import { planBitmap } from './bitmap-plan.js';
+import { findBitmap } from './block-nodes.js';
+import { CleanupStack } from './cleanup-stack.js';
+import { setupDeviceAccess, type DeviceAccessNodes, type VmDevice } from './device-access.js';
+import { bitmapNameFor } from './device-name.js';
+import { createFileHandleVolume } from './file-handle/file-handle-volume.js';
+import { addNbdExport, nbdUnixUri, startNbdServer } from './nbd-exports.js';
+import type { SetupAccessOptions, SnapshotAccess, WriteTarget } from './types.js';
+
+/** The opened VM as the access setup sees it. */
+export interface VmContext {
+  qmp: QmpClient;
+  live: boolean;
+  devices: VmDevice[];
+  /** bp's directory for this VM (inside the caller's workDir). */
+  vmDir: string;
+  granularity: number;
+  log: LogFunction;
+  signal?: AbortSignal | undefined;
+}
+
+/** PVE's storage ID syntax (`pve-storage-id`). */
+const STORE_ID = /^[a-z][a-z0-9\-_.]*[a-z0-9]$/i;
+/** sockaddr_un.sun_path holds 108 bytes including the terminating NUL. */
+const MAX_SOCKET_PATH = 107;
+
+/**
+ * Sets up the snapshot access of all devices (spec 1.2.1–1.2.4). On failure everything done so
+ * far is undone (bitmaps as after a failed backup) before the error is rethrown.
+ */
+export async function setupSnapshotAccess(vm: VmContext, options: SetupAccessOptions, onTornDown: () => void = () => undefined): Promise<SnapshotAccess> {
+  validate(vm, options);
+  const bitmapName = bitmapNameFor(options.storeId);
+  const runDir = await mkdtemp(join(vm.vmDir, 'access-'));
+  const stack = new CleanupStack((what, error) => vm.log('warn', `teardown of ${what} failed: ${errorText(error)}`));
+  stack.push('run directory', () => rm(runDir, { recursive: true, force: true }));
+  const nbdPath = join(runDir, 'nbd.sock');
+  try {
+    if (Buffer.byteLength(nbdPath) > MAX_SOCKET_PATH) {
+      throw new BpError('BP_INVALID_ARGUMENT', `the NBD socket path ${nbdPath} is too long for a Unix socket; use a shorter workDir`);
+    }
+    const accessNodes = new Map<string, DeviceAccessNodes>();
+    const volumes: VmVolumes = {};
+    const bitmapStatus: Record<string, string> = {};
+    const modes = new Map<string, VmVolume['bitmapMode']>();
+    const context = { qmp: vm.qmp, live: vm.live, runDir, granularity: vm.granularity, stack };
+    for (const disk of vm.devices) {
+      throwIfAborted(vm.signal);
+      const plan = planBitmap(options.answers?.[disk.device], await findBitmap(vm.qmp, disk.node, bitmapName), disk.size);
+      accessNodes.set(disk.device, await setupDeviceAccess(context, disk, plan, bitmapName));
+      modes.set(disk.device, plan.mode);
+      bitmapStatus[disk.device] = plan.status;
+      vm.log('info', `${disk.device}: dirty-bitmap status: ${plan.status}`);
+    }
+
+    await startNbdServer(vm.qmp, nbdPath, stack);
+    for (const disk of vm.devices) {
+      throwIfAborted(vm.signal);
+      const mode = modes.get(disk.device) ?? 'none';
+      const nodes = accessNodes.get(disk.device);
+      if (!nodes) continue;
+      const withBitmap = mode !== 'none';
+      // Writable only so that the provider can discard what it stored (spec VM-13).
+      await addNbdExport(
+        vm.qmp,
+        { name: disk.device, node: nodes.accessNode, writable: true, bitmap: withBitmap ? { node: disk.node, name: bitmapName } : undefined },
+        stack,
+      );
+      volumes[disk.device] =
+        options.mechanism === 'nbd'
+          ? { mechanism: 'nbd', size: disk.size, bitmapMode: mode, nbdPath, exportName: disk.device, ...(withBitmap ? { bitmapName } : {}) }
+          : await createFileHandleVolume({
+              device: disk.device,
+              size: disk.size,
+              bitmapMode: mode,
+              bitmapName: withBitmap ? bitmapName : undefined,
+              nbdPath,
+              runDir,
+              stack,
+              signal: vm.signal,
+            });
+    }
+    return snapshotAccess(vm, stack, { volumes, bitmapStatus, accessNodes, nbdPath }, onTornDown);
+  } catch (error) {
+    await stack.run(false).catch(() => undefined);
+    throw error;
+  }
+}
+
+interface AccessState {
+  volumes: VmVolumes;
+  bitmapStatus: Record<string, string>;
+  accessNodes: Map<string, DeviceAccessNodes>;
+  nbdPath: string;
+}
+
+function snapshotAccess(vm: VmContext, stack: CleanupStack, state: AccessState, onTornDown: () => void): SnapshotAccess {
+  const writeExports = new Map<string, Promise<WriteTarget>>();
+  let tornDown: Promise<void> | undefined;
+  const teardown = (success: boolean): Promise<void> => {
+    tornDown ??= stack.run(success).finally(onTornDown);
+    return tornDown;
+  };
+  const writeNodes = Object.fromEntries([...state.accessNodes].map(([device, nodes]) => [device, nodes.cbwNode]));
+  return {
+    volumes: state.volumes,
+    bitmapStatus: state.bitmapStatus,
+    writeNodes,
+    writeExportFor(device: string): Promise<WriteTarget> {
+      if (tornDown) return Promise.reject(new BpError('BP_INVALID_ARGUMENT', 'the snapshot access was torn down already'));
+      const node = writeNodes[device];
+      if (node === undefined) return Promise.reject(new BpError('BP_NOT_FOUND', `no device ${device} in this snapshot access`));
+      let target = writeExports.get(device);
+      if (!target) {
+        const exportName = `${device}-write`;
+        target = addNbdExport(vm.qmp, { name: exportName, node, writable: true }, stack).then(() => ({
+          nbdPath: state.nbdPath,
+          exportName,
+          uri: nbdUnixUri(state.nbdPath, exportName),
+        }));
+        writeExports.set(device, target);
+      }
+      return target;
+    },
+    teardown,
+    [Symbol.asyncDispose]: () => teardown(false),
+  };
+}
+
+function validate(vm: VmContext, options: SetupAccessOptions): void {
+  if (!STORE_ID.test(options.storeId)) {
+    throw new BpError('BP_INVALID_ARGUMENT', `storeId ${JSON.stringify(options.storeId)} is not a PVE storage ID (letters, digits, - _ .)`);
+  }
+  if (options.mechanism !== 'nbd' && options.mechanism !== 'file-handle') {
+    throw new BpError('BP_INVALID_ARGUMENT', `mechanism must be nbd or file-handle, got ${JSON.stringify(options.mechanism)}`);
+  }
+  for (const [device, answer] of Object.entries(options.answers ?? {})) {
+    if (!['new', 'use', 'none'].includes(answer)) {
+      throw new BpError('BP_PROVIDER_FAILED', `backupVmQueryIncremental answered ${JSON.stringify(answer)} for ${device}; allowed are new, use, none`, {
+        details: { device, answer },
+      });
+    }
+    if (!vm.devices.some((disk) => disk.device === device)) vm.log('warn', `ignoring the incremental answer for unknown device ${device}`);
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new BpError('BP_ABORTED', 'setting up the snapshot access was aborted', { cause: signal.reason });
+}
+
+/** A message for log lines. */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
