@@ -102,5 +102,10 @@ describe('openVm with offline images, mechanism nbd', () => {
     controller.abort();
     await vm.close();
     await expectNoLeaks(scratch.dir, scratch.workDir);
+    // The bitmap was committed as after a failed backup before the daemon stopped: still valid.
+    await using reopened = await openVm({ source: { kind: 'images', disks: [{ virtdev: 'scsi0', image: disk, format: 'qcow2' }] }, workDir: scratch.workDir });
+    const access = await reopened.setupAccess({ storeId: 'store1', answers: { 'drive-scsi0': 'use' }, mechanism: 'nbd' });
+    expect(access.volumes['drive-scsi0']?.bitmapMode).toBe('reuse');
+    await access.teardown(true);
   });
 });
