@@ -1,0 +1,16 @@
+export { runBackupJob } from './run-backup-job.js';
+export { renderNotesTemplate, type NotesVariables } from './notes-template.js';
+export { assembleContainerGuestConfig, assembleVmGuestConfig } from './guest-config.js';
+export { containerExcludePatterns } from './archive-container.js';
+export type {
+  BackupJobOptions,
+  BackupPhase,
+  ContainerGuestSpec,
+  GuestResult,
+  GuestSpec,
+  JobEvent,
+  JobResult,
+  RunBackupJobOptions,
+  VmGuestSpec,
+} from './types.js';
+export { backupDeviceName, type OpenedVm, type OpenVmOptions, type SnapshotAccess, type VmAccessOpener, type VmDiskSpec, type VmSource } from './vm-access.js';
