@@ -5,4 +5,4 @@ export * from './qcow2/index.js';
 export * from './slots/index.js';
 export * from './extents/index.js';
 export * from './uri.js';
-export { runNbdCli, type NbdCliIo } from './cli/index.js';
+export { NBD_CLI_HELP, runNbdCli, type NbdCliIo, type NbdInfoJson, type NbdMapEntry } from './cli/index.js';

@@ -90,19 +90,23 @@ export class Handshake {
     throw protocolError(`unexpected reply type ${reply.type} to STRUCTURED_REPLY`);
   }
 
-  /** SET_META_CONTEXT or LIST_META_CONTEXT; returns context id -> name. */
-  async metaContexts(option: typeof Option.SET_META_CONTEXT | typeof Option.LIST_META_CONTEXT, exportName: string, queries: string[]): Promise<Map<number, string>> {
+  /** SET_META_CONTEXT or LIST_META_CONTEXT; returns the contexts in reply order (ids are meaningless for LIST). */
+  async metaContexts(
+    option: typeof Option.SET_META_CONTEXT | typeof Option.LIST_META_CONTEXT,
+    exportName: string,
+    queries: string[],
+  ): Promise<Array<{ id: number; name: string }>> {
     const parts = [encodeString32(exportName), Buffer.alloc(4)];
     parts[1]!.writeUInt32BE(queries.length, 0);
     for (const query of queries) parts.push(encodeString32(query));
     this.sendOption(option, Buffer.concat(parts));
-    const contexts = new Map<number, string>();
+    const contexts: Array<{ id: number; name: string }> = [];
     for (;;) {
       const reply = await this.readReply(option);
       if (reply.type === OptionReply.ACK) return contexts;
       if (reply.type === OptionReply.META_CONTEXT) {
         if (reply.data.length < 4) throw protocolError('short META_CONTEXT reply');
-        contexts.set(reply.data.readUInt32BE(0), reply.data.subarray(4).toString('utf8'));
+        contexts.push({ id: reply.data.readUInt32BE(0), name: reply.data.subarray(4).toString('utf8') });
         continue;
       }
       this.throwOptionError('negotiating metadata contexts', reply);

@@ -1,6 +1,7 @@
 import type net from 'node:net';
 import { Option } from '../protocol/index.js';
 import type { NbdAddress } from '../uri.js';
+import { protocolError } from './errors.js';
 import { Handshake, type NbdExportListing, type NegotiatedExport } from './handshake.js';
 import { HandshakeReader } from './handshake-reader.js';
 import { openSocket } from './socket.js';
@@ -45,10 +46,13 @@ export function negotiateExport(
 ): Promise<{ socket: net.Socket; reader: HandshakeReader; negotiated: NegotiatedExport }> {
   return withHandshake(address, limits, async (handshake, socket, reader) => {
     const structuredReplies = await handshake.structuredReplies();
-    const contexts =
-      structuredReplies && metaContexts.length > 0
-        ? await handshake.metaContexts(Option.SET_META_CONTEXT, address.exportName, [...metaContexts])
-        : new Map<number, string>();
+    const contexts = new Map<number, string>();
+    if (structuredReplies && metaContexts.length > 0) {
+      for (const { id, name } of await handshake.metaContexts(Option.SET_META_CONTEXT, address.exportName, [...metaContexts])) {
+        if (contexts.has(id)) throw protocolError(`metadata context id ${id} assigned twice`);
+        contexts.set(id, name);
+      }
+    }
     const opened = await handshake.go(address.exportName);
     limits.signal?.throwIfAborted();
     return { value: { socket, reader, negotiated: { ...opened, structuredReplies, contexts } }, keep: true };
@@ -70,6 +74,6 @@ export function listMetaContexts(address: NbdAddress, queries: readonly string[]
     if (!(await handshake.structuredReplies())) return { value: [], keep: false };
     const contexts = await handshake.metaContexts(Option.LIST_META_CONTEXT, address.exportName, [...queries]);
     handshake.abort();
-    return { value: [...contexts.values()], keep: false };
+    return { value: contexts.map((context) => context.name), keep: false };
   });
 }
