@@ -1,0 +1,77 @@
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { BpError, type ContainerBackupInfo, type ContainerFormat, type LogFunction } from '@bp/api';
+import { compileExclusions } from '@bp/archive';
+import { execa } from 'execa';
+import { runTool } from '../util/run-tool.js';
+import { throttleStream } from '../util/throttle.js';
+
+/** PVE's COMMON_TAR_FLAGS (pve-container): what a restore with `tar xpf` expects. */
+export const COMMON_TAR_FLAGS = [
+  '--sparse',
+  '--numeric-owner',
+  '--acls',
+  '--xattrs',
+  '--xattrs-include=user.*',
+  '--xattrs-include=security.capability',
+  '--warning=no-file-ignored',
+  '--warning=no-xattr-write',
+] as const;
+
+/** Sources as tar sees them: always `./...` (suspend mode passes `.`, spec H9). */
+export function normalizeSources(sources: readonly string[]): string[] {
+  return sources.map((source) => (source === '.' || source === './' ? './' : source.startsWith('./') ? source : `./${source.replace(/^\/+/, '')}`));
+}
+
+/**
+ * Writes `archivePath` as a tar of `info.sources` relative to `info.directory`: one file system
+ * per source, exclusions as vzdump (anchored at the container root with a leading `/`),
+ * `lost+found` always excluded, paced to `info.bandwidthLimit` bytes/s.
+ */
+export async function writeTarArchive(archivePath: string, info: ContainerBackupInfo, excludePatterns: readonly string[], log: LogFunction, signal?: AbortSignal): Promise<void> {
+  const exclusions = compileExclusions(excludePatterns);
+  const args = ['cpf', '-', '--totals', '--one-file-system', ...COMMON_TAR_FLAGS, ...exclusions.tarArguments, '--', ...normalizeSources(info.sources)];
+  const tar = execa('tar', args, { cwd: info.directory, stdin: 'ignore', buffer: { stdout: false, stderr: true }, reject: false, cancelSignal: signal });
+  try {
+    await pipeline(tar.stdout, throttleStream(info.bandwidthLimit ?? 0), createWriteStream(archivePath, { mode: 0o600 }));
+  } catch (error) {
+    tar.kill();
+    await tar.catch(() => undefined);
+    await rm(archivePath, { force: true });
+    throw new BpError('BP_ARCHIVE_FAILED', `writing ${archivePath} failed: ${(error as Error).message}; check free space on the storage`, { cause: error });
+  }
+  const result = await tar;
+  const stderr = String(result.stderr ?? '').trim();
+  // Exit code 1: files changed while being read; the archive is complete (vzdump accepts it too).
+  if (result.exitCode === 1) log('warn', `tar: ${stderr}`);
+  else if (result.exitCode !== 0) {
+    await rm(archivePath, { force: true });
+    throw new BpError('BP_ARCHIVE_FAILED', `tar failed (exit ${String(result.exitCode)}): ${stderr}`, { details: { args } });
+  }
+  for (const line of stderr.split('\n')) if (line.startsWith('Total bytes written')) log('info', line);
+}
+
+/**
+ * Writes `archivePath` as a squashfs image of `info.directory` with the same exclusions. The
+ * sources must include the root (`./` or `.`): mount points of stop/snapshot mode lie below it.
+ */
+export async function writeSquashfsArchive(archivePath: string, info: ContainerBackupInfo, excludePatterns: readonly string[], signal?: AbortSignal): Promise<void> {
+  const sources = normalizeSources(info.sources);
+  if (!sources.includes('./')) {
+    throw new BpError('BP_NOT_SUPPORTED', `squashfs mode needs the container root among the sources (got ${sources.join(', ')}); use lxc-backup-mode tar`);
+  }
+  const exclusions = compileExclusions(excludePatterns);
+  const args = [info.directory, archivePath, '-quiet', '-no-progress', '-noappend', '-one-file-system', ...(await exclusions.squashfsArguments(info.directory))];
+  try {
+    await runTool('mksquashfs', args, 'BP_ARCHIVE_FAILED', `create ${archivePath}`, { cancelSignal: signal });
+  } catch (error) {
+    await rm(archivePath, { force: true });
+    throw error;
+  }
+}
+
+/** The archive file name of a container format. */
+export function containerArchiveFile(format: ContainerFormat): string {
+  return format === 'tar' ? 'archive.tar' : 'archive.sqfs';
+}

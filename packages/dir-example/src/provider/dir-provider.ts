@@ -1,0 +1,362 @@
+import { chown, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  BpError,
+  CURRENT_SPECIFICATION_VERSION,
+  type BackupCleanupInfo,
+  type BackupCleanupResult,
+  type BackupInitResult,
+  type BackupMechanism,
+  type BackupProvider,
+  type BackupVmInfo,
+  type ContainerBackupInfo,
+  type GuestType,
+  type IncrementalAnswers,
+  type LogFunction,
+  type RestoreContainerInitResult,
+  type RestoreMechanismResult,
+  type RestoreVmInitResult,
+  type RestoreVmVolumeInitResult,
+  type VmDeviceSizes,
+  type VmVolumes,
+} from '@bp/api';
+import { backupDirName, DEVICE_NAME, FILES, imageFileName, newArchiveName, parseName } from '../layout/index.js';
+import { validateBackingChain } from '../restore/backing-chain.js';
+import { mountSquashfs, startRawView, stopRawView, stopRawViews, unmountSquashfs, unmountSquashfsAt, viewKey } from '../restore/raw-view.js';
+import { listPartialBackups, readBackupState, writeBackupState, type BackupState } from '../state/backup-state.js';
+import { withGuestLock } from '../state/guest-lock.js';
+import { readPreviousInfo, writePreviousInfo } from '../state/previous-info.js';
+import type { DirBackupStorage } from '../storage/dir-storage.js';
+import { deviceImages, directoryBytes } from '../storage/backup-scan.js';
+import { exists, fsyncPath } from '../util/durable-fs.js';
+import { writeManifest } from '../verify/manifest.js';
+import { containerArchiveFile, writeSquashfsArchive, writeTarArchive } from './container-archive.js';
+import { fileHandleSource, openNbdSource } from './region-sources.js';
+import { writeImage } from './write-image.js';
+
+/** The name shown in "creating <name> archive ...". */
+export const PROVIDER_NAME = 'bp directory provider';
+
+/**
+ * The directory provider. Short-lived: every entry point may get a fresh instance, and
+ * `backupContainer` runs in another process, so everything it needs later is on disk (the partial
+ * backup directory and its state file, previous-info). Memory only speeds up lookups.
+ */
+export class DirBackupProvider implements BackupProvider {
+  readonly specificationVersion = CURRENT_SPECIFICATION_VERSION;
+  /** vmid -> archive name of this instance's current backup. */
+  private readonly sessions = new Map<number, string>();
+  private readonly restoreViews = new Map<string, string>();
+  private readonly restoreMounts = new Map<string, string>();
+
+  constructor(
+    private readonly storage: DirBackupStorage,
+    private readonly log: LogFunction,
+  ) {}
+
+  private get layout() {
+    return this.storage.layout;
+  }
+
+  async providerName(): Promise<string> {
+    return PROVIDER_NAME;
+  }
+
+  async jobInit(startTime: number): Promise<void> {
+    this.log('info', `job init called (start time ${startTime}), storage ${this.storage.storeId} at ${this.storage.config.path}`);
+  }
+
+  async jobCleanup(): Promise<void> {
+    this.log('info', 'job cleanup called');
+  }
+
+  async backupInit(vmid: number, vmtype: GuestType, startTime: number): Promise<BackupInitResult> {
+    if (this.storage.config.disable) throw new BpError('BP_STORAGE_UNAVAILABLE', `storage ${this.storage.storeId} is disabled; enable it to back up`);
+    const archiveName = newArchiveName(vmid, vmtype, startTime);
+    const partial = this.layout.partialDir(archiveName);
+    await mkdir(this.layout.guestDir(vmid), { recursive: true, mode: 0o755 });
+    if ((await exists(partial)) || (await exists(this.layout.backupDir(archiveName)))) {
+      throw new BpError('BP_ALREADY_EXISTS', `a backup ${archiveName} already exists or is running; start the next backup a second later`);
+    }
+    await mkdir(partial, { mode: 0o700 });
+    await writeBackupState(partial, { archiveName, vmid, vmtype, startTime, ownerPid: process.pid, bases: {} });
+    this.sessions.set(vmid, archiveName);
+    return { archiveName };
+  }
+
+  /** The backup in progress for `vmid`: this instance's, else one started by this process. */
+  private async findSession(vmid: number, vmtype?: GuestType): Promise<{ archiveName: string; partial: string; state?: BackupState } | undefined> {
+    const known = this.sessions.get(vmid);
+    if (known !== undefined) {
+      const partial = this.layout.partialDir(known);
+      return { archiveName: known, partial, state: await readBackupState(partial) };
+    }
+    const candidates = (await listPartialBackups(this.layout.guestDir(vmid))).filter(({ state }) => vmtype === undefined || state.vmtype === vmtype);
+    const mine = candidates.find(({ state }) => state.ownerPid === process.pid) ?? candidates.find(({ state }) => state.ownerPid === process.ppid);
+    const chosen = mine ?? (vmtype === 'lxc' ? candidates.find(({ state }) => state.containerUserId !== undefined && !state.containerDone) : undefined);
+    if (!chosen) return undefined;
+    this.sessions.set(vmid, chosen.state.archiveName);
+    return { archiveName: chosen.state.archiveName, partial: chosen.dir, state: chosen.state };
+  }
+
+  private async requireSession(vmid: number, vmtype: GuestType, step: string): Promise<{ archiveName: string; partial: string; state: BackupState }> {
+    const session = await this.findSession(vmid, vmtype);
+    if (!session?.state) throw new BpError('BP_BACKUP_FAILED', `${step} for guest ${vmid} without a backup in progress; call backupInit first`);
+    return { ...session, state: session.state };
+  }
+
+  async backupGetMechanism(vmid: number, vmtype: GuestType): Promise<BackupMechanism> {
+    if (vmtype === 'lxc') return 'directory';
+    if (vmtype === 'qemu') return this.storage.config['vm-backup-mechanism'];
+    throw new BpError('BP_NOT_SUPPORTED', `guest ${vmid} has type ${String(vmtype)}; this provider backs up qemu and lxc guests`);
+  }
+
+  async backupVmQueryIncremental(vmid: number, devices: VmDeviceSizes): Promise<IncrementalAnswers> {
+    if (this.storage.config['vm-backup-mode'] !== 'incremental') return undefined;
+    const session = await this.requireSession(vmid, 'qemu', 'backupVmQueryIncremental');
+    const previous = await readPreviousInfo(this.layout.previousInfoPath(vmid));
+    const answers: Record<string, 'use' | 'new'> = {};
+    const bases: Record<string, string> = {};
+    for (const [device, { size }] of Object.entries(devices)) {
+      const base = previous[device];
+      if (base !== undefined && base === `${base.split('/')[0]}/${imageFileName(device)}` && (await this.isIntactBase(vmid, base, size))) {
+        answers[device] = 'use';
+        bases[device] = base;
+      } else answers[device] = 'new';
+    }
+    await writeBackupState(session.partial, { ...session.state, bases });
+    return answers;
+  }
+
+  /** A previous image is a usable base when its chain is valid and its size matches the disk. */
+  private async isIntactBase(vmid: number, base: string, size: number): Promise<boolean> {
+    try {
+      const layers = await validateBackingChain(join(this.layout.guestDir(vmid), base));
+      return layers[0]?.virtualSize === size;
+    } catch (error) {
+      this.log('warn', `previous image ${base} is not usable (${(error as Error).message}); doing a full backup`);
+      return false;
+    }
+  }
+
+  async backupVm(vmid: number, guestConfig: string, volumes: VmVolumes, info: BackupVmInfo): Promise<void> {
+    const { archiveName, partial, state } = await this.requireSession(vmid, 'qemu', 'backupVm');
+    await writeFile(join(partial, FILES.guestConfig), guestConfig);
+    if (info.firewallConfig) await writeFile(join(partial, FILES.firewallConfig), info.firewallConfig);
+    const written: Record<string, string> = {};
+    for (const device of Object.keys(volumes).sort()) {
+      const volume = volumes[device]!;
+      if (!DEVICE_NAME.test(device)) throw new BpError('BP_INVALID_ARGUMENT', `device name ${JSON.stringify(device)} cannot be stored; expected names like drive-scsi0`);
+      const base = volume.bitmapMode === 'reuse' ? state.bases[device] : undefined;
+      if (volume.bitmapMode === 'reuse' && base === undefined) {
+        throw new BpError('BP_CHAIN_BROKEN', `QEMU reused the bitmap of ${device}, but this backup has no base for it; the host must only reuse bitmaps the provider answered 'use' for`);
+      }
+      const imagePath = join(partial, imageFileName(device));
+      const opened = volume.mechanism === 'nbd' ? await openNbdSource(volume, info.signal) : fileHandleSource(volume);
+      try {
+        this.log('info', `${device}: ${base ? `incremental on ${base}` : 'full image'}, mechanism ${volume.mechanism}`);
+        const stats = await writeImage(opened.source, {
+          imagePath,
+          size: volume.size,
+          ...(base ? { backingFile: `../${base}` } : {}),
+          ...(info.bandwidthLimit ? { bandwidthLimit: info.bandwidthLimit } : {}),
+          ...(info.signal ? { signal: info.signal } : {}),
+          onWarning: (message) => this.log('warn', `${device}: ${message}`),
+        });
+        this.log('info', `${device}: read ${stats.bytesRead} bytes, wrote ${stats.bytesWritten}, ${stats.zeroBytes} zero bytes detected`);
+      } finally {
+        await opened.close();
+      }
+      written[device] = `${backupDirName(archiveName)}/${imageFileName(device)}`;
+    }
+    await fsyncPath(partial);
+    await writeBackupState(partial, { ...state, vmDone: true, written });
+  }
+
+  async backupContainerPrepare(vmid: number, info: ContainerBackupInfo): Promise<void> {
+    const { partial, state } = await this.requireSession(vmid, 'lxc', 'backupContainerPrepare');
+    // The unprivileged backupContainer writes as the container's mapped root.
+    await chown(partial, info.backupUserId, info.backupGroupId ?? info.backupUserId);
+    await writeBackupState(partial, { ...state, containerUserId: info.backupUserId });
+  }
+
+  async backupContainer(vmid: number, guestConfig: string, excludePatterns: string[], info: ContainerBackupInfo): Promise<void> {
+    const { partial, state } = await this.requireSession(vmid, 'lxc', 'backupContainer');
+    await writeFile(join(partial, FILES.guestConfig), guestConfig);
+    if (info.firewallConfig) await writeFile(join(partial, FILES.firewallConfig), info.firewallConfig);
+    const format = this.storage.config['lxc-backup-mode'];
+    const archive = join(partial, containerArchiveFile(format));
+    if (format === 'tar') await writeTarArchive(archive, info, excludePatterns, this.log);
+    else await writeSquashfsArchive(archive, info, excludePatterns);
+    await fsyncPath(archive);
+    await writeBackupState(partial, { ...state, containerDone: true });
+  }
+
+  async backupCleanup(vmid: number, vmtype: GuestType | undefined, success: boolean, info: BackupCleanupInfo): Promise<BackupCleanupResult> {
+    const session = await this.findSession(vmid, vmtype);
+    if (!session) {
+      if (success) throw new BpError('BP_BACKUP_FAILED', `backupCleanup(success) for guest ${vmid} without a backup in progress`);
+      this.log('info', `cleanup for guest ${vmid} without a backup in progress${info.error ? ` (${info.error.trim()})` : ''}`);
+      return {};
+    }
+    return success ? this.publish(vmid, session.archiveName) : this.discard(vmid, session.archiveName, info);
+  }
+
+  /** Makes a complete backup visible: manifest, fsync, rename, then previous-info. */
+  private async publish(vmid: number, archiveName: string): Promise<BackupCleanupResult> {
+    const partial = this.layout.partialDir(archiveName);
+    const final = this.layout.backupDir(archiveName);
+    return withGuestLock(this.layout.lockTarget(vmid), async () => {
+      if (!(await exists(partial))) {
+        if (await exists(final)) return { stats: { archiveSize: await directoryBytes(final) } };
+        throw new BpError('BP_BACKUP_FAILED', `backup ${archiveName} has disappeared before it was published`);
+      }
+      const state = await readBackupState(partial);
+      const complete = state?.vmtype === 'qemu' ? state.vmDone : state?.containerDone;
+      if (!state || !complete) throw new BpError('BP_BACKUP_FAILED', `backup ${archiveName} has no complete data; it cannot be published`);
+      await chown(partial, 0, 0).catch(() => undefined);
+      await writeManifest(partial);
+      await rm(join(partial, FILES.state), { force: true });
+      await fsyncPath(partial);
+      await rename(partial, final);
+      await fsyncPath(this.layout.guestDir(vmid));
+      if (state.written && Object.keys(state.written).length > 0) {
+        const previousPath = this.layout.previousInfoPath(vmid);
+        try {
+          await writePreviousInfo(previousPath, { ...(await readPreviousInfo(previousPath)), ...state.written });
+        } catch (error) {
+          this.log('warn', `could not record previous-info (${(error as Error).message}); the next backup will be full`);
+        }
+      }
+      return { stats: { archiveSize: await directoryBytes(final) } };
+    });
+  }
+
+  /**
+   * A failed guest backup: nothing stays listed. If backupVm had succeeded, QEMU reset its bitmap
+   * (hazard H1), so the chain of every device written here is invalidated: the next run answers
+   * `new` instead of building an incomplete incremental on an older base.
+   */
+  private async discard(vmid: number, archiveName: string, info: BackupCleanupInfo): Promise<BackupCleanupResult> {
+    const partial = this.layout.partialDir(archiveName);
+    const final = this.layout.backupDir(archiveName);
+    await withGuestLock(this.layout.lockTarget(vmid), async () => {
+      const state = await readBackupState(partial);
+      const invalidate = new Set<string>(state?.vmDone ? Object.keys(state.written ?? {}) : []);
+      const published = await exists(final);
+      if (published) for (const device of (await deviceImages(final)).keys()) invalidate.add(device);
+      if (invalidate.size > 0) {
+        const previousPath = this.layout.previousInfoPath(vmid);
+        const previous = await readPreviousInfo(previousPath);
+        for (const device of invalidate) delete previous[device];
+        await writePreviousInfo(previousPath, previous);
+        this.log('warn', `backup ${archiveName} failed after its data was stored; the next backup of ${[...invalidate].join(', ')} will be full`);
+      }
+      await rm(partial, { recursive: true, force: true });
+      if (published) await rm(final, { recursive: true, force: true });
+    });
+    this.failed.add(archiveName);
+    if (info.error) this.log('info', `backup ${archiveName} failed: ${info.error.trim()}`);
+    return {};
+  }
+
+  private readonly failed = new Set<string>();
+
+  async backupHandleLogFile(vmid: number, filename: string): Promise<void> {
+    // Never throws: a failure here would make the host skip the remaining guests (spec H3).
+    try {
+      const archiveName = this.sessions.get(vmid) ?? (await this.findSession(vmid))?.archiveName;
+      let target: string;
+      if (archiveName !== undefined && !this.failed.has(archiveName) && (await exists(this.layout.backupDir(archiveName)))) {
+        target = join(this.layout.backupDir(archiveName), FILES.log);
+      } else if (archiveName !== undefined) target = this.layout.failedLogPath(archiveName);
+      else target = this.layout.orphanLogPath(vmid, Math.floor(Date.now() / 1000));
+      await mkdir(join(target, '..'), { recursive: true, mode: 0o755 });
+      await copyFile(filename, target);
+      this.sessions.delete(vmid);
+    } catch (error) {
+      this.log('warn', `could not store the log of guest ${vmid}: ${(error as Error).message}`);
+    }
+  }
+
+  private async backupDirOf(volname: string): Promise<{ dir: string; vmtype: GuestType; vmid: number }> {
+    const dir = await this.storage.existingBackupDir(volname);
+    const { name, vmid } = this.storage.parseVolname(volname);
+    return { dir, vmtype: parseName(name).vmtype, vmid };
+  }
+
+  async restoreGetMechanism(volname: string): Promise<RestoreMechanismResult> {
+    const { dir, vmtype } = await this.backupDirOf(volname);
+    if (vmtype === 'qemu') return { mechanism: 'qemu-img', vmtype };
+    if (await exists(join(dir, FILES.tar))) return { mechanism: 'tar', vmtype };
+    if (await exists(join(dir, FILES.squashfs))) return { mechanism: 'directory', vmtype };
+    throw new BpError('BP_NOT_FOUND', `backup ${volname} holds no container archive (archive.tar or archive.sqfs)`);
+  }
+
+  async archiveGetGuestConfig(volname: string): Promise<string> {
+    const { dir } = await this.backupDirOf(volname);
+    try {
+      return await readFile(join(dir, FILES.guestConfig), 'utf8');
+    } catch (error) {
+      throw new BpError('BP_NOT_FOUND', `backup ${volname} has no guest configuration`, { cause: error });
+    }
+  }
+
+  async archiveGetFirewallConfig(volname: string): Promise<string | undefined> {
+    const { dir } = await this.backupDirOf(volname);
+    return readFile(join(dir, FILES.firewallConfig), 'utf8').catch(() => undefined);
+  }
+
+  async restoreVmInit(volname: string): Promise<RestoreVmInitResult> {
+    const { dir } = await this.backupDirOf(volname);
+    const result: RestoreVmInitResult = {};
+    for (const [device, image] of await deviceImages(dir)) {
+      const [top] = await validateBackingChain(join(dir, image));
+      result[device] = { size: top!.virtualSize };
+    }
+    return result;
+  }
+
+  async restoreVmCleanup(volname: string): Promise<void> {
+    for (const [key, file] of this.restoreViews) {
+      if (!key.startsWith(`${volname}\0`)) continue;
+      await stopRawView(file);
+      this.restoreViews.delete(key);
+    }
+  }
+
+  async restoreVmVolumeInit(volname: string, deviceName: string): Promise<RestoreVmVolumeInitResult> {
+    const { dir } = await this.backupDirOf(volname);
+    if (!DEVICE_NAME.test(deviceName)) throw new BpError('BP_NOT_FOUND', `backup ${volname} has no device ${JSON.stringify(deviceName)}`);
+    const image = join(dir, imageFileName(deviceName));
+    if (!(await exists(image))) throw new BpError('BP_NOT_FOUND', `backup ${volname} has no device ${deviceName}`);
+    const layers = await validateBackingChain(image);
+    const file = await startRawView(layers, viewKey(this.storage.config.path, volname, deviceName));
+    this.restoreViews.set(`${volname}\0${deviceName}`, file);
+    return { qemuImgPath: file };
+  }
+
+  async restoreVmVolumeCleanup(volname: string, deviceName: string): Promise<void> {
+    const key = `${volname}\0${deviceName}`;
+    const file = this.restoreViews.get(key);
+    this.restoreViews.delete(key);
+    if (file) await stopRawView(file);
+    else await stopRawViews(viewKey(this.storage.config.path, volname, deviceName));
+  }
+
+  async restoreContainerInit(volname: string): Promise<RestoreContainerInitResult> {
+    const { dir } = await this.backupDirOf(volname);
+    const { mechanism } = await this.restoreGetMechanism(volname);
+    if (mechanism === 'tar') return { tarPath: join(dir, FILES.tar) };
+    const mountPoint = await mountSquashfs(join(dir, FILES.squashfs), viewKey(this.storage.config.path, volname));
+    this.restoreMounts.set(volname, mountPoint);
+    return { archiveDirectory: mountPoint };
+  }
+
+  async restoreContainerCleanup(volname: string): Promise<void> {
+    const mountPoint = this.restoreMounts.get(volname);
+    this.restoreMounts.delete(volname);
+    if (mountPoint) await unmountSquashfsAt(mountPoint);
+    else await unmountSquashfs(viewKey(this.storage.config.path, volname));
+  }
+}
