@@ -99,7 +99,9 @@ export async function setupDeviceAccess(
   }
 
   const accessNode = `${tag}-access`;
-  await qmp.execute('blockdev-add', { driver: 'snapshot-access', 'node-name': accessNode, file: cbwNode });
+  // discard=unmap: QEMU silently drops discards on nodes without it; the provider's discards must
+  // reach the fleecing image.
+  await qmp.execute('blockdev-add', { driver: 'snapshot-access', 'node-name': accessNode, file: cbwNode, discard: 'unmap' });
   stack.push(`snapshot-access node of ${disk.device}`, () => deleteBlockNode(qmp, accessNode));
   return { cbwNode, accessNode };
 }

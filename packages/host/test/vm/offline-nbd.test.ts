@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { BpError } from '@bp/api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deviceNameFor, openVm } from '../../src/vm/index.js';
-import { MiB, createPatternImage, expectNoLeaks, readBytes, scratchDir, withPattern, writeThrough } from './support.js';
+import { execa } from 'execa';
+import { MiB, canRead, createPatternImage, expectNoLeaks, fleecingAllocation, readBytes, scratchDir, withPattern, writeThrough } from './support.js';
 
 describe('openVm with offline images, mechanism nbd', () => {
   let scratch: Awaited<ReturnType<typeof scratchDir>>;
@@ -61,6 +62,24 @@ describe('openVm with offline images, mechanism nbd', () => {
       await vm.close();
     }
     await expectNoLeaks(scratch.dir, scratch.workDir);
+  });
+
+  it('passes NBD trims of the export on to the fleecing image', async () => {
+    const disk = join(scratch.dir, 'disk.qcow2');
+    await createPatternImage(disk, 'qcow2', 16 * MiB);
+    await using vm = await openVm({ source: { kind: 'images', disks: [{ virtdev: 'scsi0', image: disk, format: 'qcow2' }] }, workDir: scratch.workDir });
+    const access = await vm.setupAccess({ storeId: 'store1', answers: undefined, mechanism: 'nbd' });
+    const volume = access.volumes['drive-scsi0'];
+    if (volume?.mechanism !== 'nbd') throw new Error('expected an nbd volume');
+    const uri = `nbd+unix:///drive-scsi0?socket=${volume.nbdPath}`;
+    // 0-1 MiB holds data in the pattern image: overwriting it fills the fleecing image.
+    await writeThrough((await access.writeExportFor('drive-scsi0')).uri, 0x5a, 0, MiB);
+    const filled = await fleecingAllocation(scratch.workDir);
+    await execa('qemu-io', ['-f', 'raw', '-c', `discard 0 ${String(MiB)}`, uri]);
+    expect(await fleecingAllocation(scratch.workDir)).toBeLessThanOrEqual(filled - MiB);
+    expect(await canRead(uri, 0, 4096)).toBe(false);
+    expect(await canRead(uri, MiB, 4096)).toBe(true);
+    await access.teardown(true);
   });
 
   it('undoes everything when the setup fails half-way and allows a new setup', async () => {

@@ -1,4 +1,4 @@
-import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DiskRegion } from '@bp/api';
@@ -89,4 +89,12 @@ export async function expectNoLeaks(dir: string, workDir: string): Promise<void>
   expect(mounts.split('\n').filter((line) => line.includes(dir))).toEqual([]);
   const left = await readdir(workDir).catch(() => []);
   expect(left).toEqual([]);
+}
+
+/** Allocated bytes of the fleecing image of scsi0 in the active access below `workDir`. */
+export async function fleecingAllocation(workDir: string): Promise<number> {
+  const [vmDir] = await readdir(workDir);
+  const vmPath = join(workDir, vmDir ?? '');
+  const [accessDir] = (await readdir(vmPath)).filter((name) => name.startsWith('access-'));
+  return (await stat(join(vmPath, accessDir ?? '', 'bp-scsi0-fleece.qcow2'))).blocks * 512;
 }
