@@ -1,0 +1,102 @@
+import { BpError, parsePruneOptions, type BackupStorage, type GuestType } from '@bp/api';
+import { runBackupJob, type GuestSpec, type JobEvent } from '@bp/host';
+import type { CommandContext } from '../args/command-spec.js';
+import type { OptionSpec } from '../args/option-spec.js';
+import { parseBandwidth, stringValue } from '../args/values.js';
+import type { BackupResultJson } from '../output/json-types.js';
+import { formatBytes, formatDuration, formatRate } from '../output/format.js';
+
+/** Options shared by `bp backup vm` and `bp backup ct`. */
+export const BACKUP_JOB_OPTIONS: readonly OptionSpec[] = [
+  { name: 'config', type: 'string', argument: '<file>', description: 'guest config to store (qemu-server.conf / pct.conf); default: generated' },
+  { name: 'bwlimit', type: 'string', argument: '<rate>', description: 'bandwidth limit: KiB/s as in vzdump, or with a unit (50M = 50 MiB/s)', defaultText: 'unlimited' },
+  { name: 'notes', type: 'string', argument: '<text>', description: 'notes template ({{guestname}}, {{vmid}}, {{node}}, {{cluster}})' },
+  { name: 'protected', type: 'boolean', description: 'protect the new backup from prune and delete' },
+  { name: 'prune', type: 'string', argument: '<list>', description: "retention applied after the backup, e.g. keep-daily=7,keep-last=3 (default: the storage's)" },
+];
+
+/** The job options from the shared backup options (validated before anything runs). */
+export function jobOptionsFrom(values: Record<string, unknown>): { bwlimitKiB?: number; notesTemplate?: string; protected?: boolean; prune?: string } {
+  const bwlimit = stringValue(values, 'bwlimit');
+  const prune = stringValue(values, 'prune');
+  if (prune !== undefined) parsePruneOptions(prune);
+  const notes = stringValue(values, 'notes');
+  return {
+    ...(bwlimit === undefined ? {} : { bwlimitKiB: Math.max(1, Math.round(parseBandwidth(bwlimit) / 1024)) }),
+    ...(bwlimit !== undefined && parseBandwidth(bwlimit) === 0 ? { bwlimitKiB: 0 } : {}),
+    ...(notes === undefined ? {} : { notesTemplate: notes }),
+    ...(values.protected === true ? { protected: true } : {}),
+    ...(prune === undefined ? {} : { prune }),
+  };
+}
+
+/** Events of the job rendered as a status line on stderr (and the spinner of the progress bar). */
+function eventLogger(context: CommandContext, onPhase: (phase: string) => void): (event: JobEvent) => void {
+  return (event) => {
+    if (event.type === 'phase') onPhase(event.phase);
+    if (event.type === 'progress' && (event.level !== 'info' || context.global.debug)) context.log(`${event.level}: ${event.message}`);
+  };
+}
+
+/**
+ * Runs a one-guest backup job and turns its outcome into the command's JSON. A failed guest or
+ * job throws its BpError (the host already removed anything partial).
+ */
+export async function runGuestBackup(
+  context: CommandContext,
+  storage: BackupStorage,
+  guest: GuestSpec,
+  options: { values: Record<string, unknown>; mode: string; totalBytes: number },
+): Promise<BackupResultJson> {
+  const jobOptions = jobOptionsFrom(options.values);
+  const before = await storage.listVolumes({ vmid: guest.vmid });
+  const started = Date.now();
+  const bar = context.progress(`${guest.type === 'qemu' ? 'vm' : 'ct'} ${guest.vmid}`, options.totalBytes);
+  let result;
+  try {
+    result = await runBackupJob({
+      storage,
+      guests: [guest],
+      options: jobOptions,
+      log: (level, message) => {
+        if (level !== 'info' || context.global.debug) context.log(`${level}: ${message}`);
+      },
+      onEvent: eventLogger(context, () => bar.update(0)),
+      signal: context.signal,
+    });
+  } finally {
+    bar.stop();
+  }
+  const guestResult = result.guests[0];
+  if (!result.ok || guestResult?.status !== 'ok' || guestResult.volid === undefined) {
+    if (context.signal.aborted) throw new BpError('BP_ABORTED', 'backup interrupted; the partial backup was removed, run the command again to retry', { cause: result.error ?? guestResult?.error });
+    const error = guestResult?.error ?? result.error;
+    if (error) throw error;
+    throw new BpError('BP_BACKUP_FAILED', `backup of guest ${guest.vmid} failed; see the task log in ${result.logDir}`, { details: { logDir: result.logDir } });
+  }
+  const durationMs = Date.now() - started;
+  const after = await storage.listVolumes({ vmid: guest.vmid });
+  const volume = after.find((candidate) => candidate.volid === guestResult.volid);
+  const remaining = new Set(after.map((candidate) => candidate.volid));
+  const bytesCopied = guestResult.size ?? volume?.size ?? 0;
+  return {
+    storage: storage.storeId,
+    volid: guestResult.volid,
+    vmid: guest.vmid,
+    type: guest.type as GuestType,
+    mode: options.mode,
+    bytesCopied,
+    archiveSize: guestResult.size ?? null,
+    durationMs,
+    throughput: durationMs > 0 ? Math.round((bytesCopied * 1000) / durationMs) : 0,
+    disks: [],
+    protected: volume?.protected === true,
+    notes: volume?.notes ?? null,
+    pruned: before.filter((candidate) => !remaining.has(candidate.volid)).map((candidate) => candidate.volid),
+  };
+}
+
+/** The human summary of a backup. */
+export function backupText(json: BackupResultJson): string {
+  return `Backed up ${json.type === 'qemu' ? 'VM' : 'container'} ${json.vmid} (${json.mode}) to ${json.volid}: ${formatBytes(json.bytesCopied)} in ${formatDuration(json.durationMs)} (${formatRate(json.bytesCopied, json.durationMs)}).`;
+}

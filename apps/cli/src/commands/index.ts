@@ -1,0 +1,36 @@
+import type { CommandSpec } from '../args/command-spec.js';
+import { backupCtCommand } from './backup-ct.js';
+import { backupVmCommand } from './backup-vm.js';
+import { deleteCommand } from './delete.js';
+import { demoCommand } from '../demo/demo-command.js';
+import { helpCommand } from './help.js';
+import { listCommand } from './list.js';
+import { nbdCommand } from './nbd.js';
+import { notesCommand } from './notes.js';
+import { protectCommand, unprotectCommand } from './protect.js';
+import { pruneCommand } from './prune.js';
+import { restoreCommand } from './restore.js';
+import { showCommand } from './show.js';
+import { storageAddCommand, storageListCommand, storageRemoveCommand } from './storage.js';
+import { verifyCommand } from './verify.js';
+
+/** Every `bp` command. */
+export const COMMANDS: readonly CommandSpec[] = [
+  backupVmCommand,
+  backupCtCommand,
+  restoreCommand,
+  listCommand,
+  showCommand,
+  verifyCommand,
+  notesCommand,
+  protectCommand,
+  unprotectCommand,
+  pruneCommand,
+  deleteCommand,
+  storageAddCommand,
+  storageListCommand,
+  storageRemoveCommand,
+  nbdCommand,
+  demoCommand,
+  helpCommand(() => COMMANDS),
+];

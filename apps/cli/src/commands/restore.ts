@@ -1,0 +1,74 @@
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BpError } from '@bp/api';
+import type { CommandSpec } from '../args/command-spec.js';
+import { absolutePath, oneOf, stringValue } from '../args/values.js';
+import { hostRestoreContainer, hostRestoreVm } from '../deps/host-restore.js';
+import { usageError } from '../errors/usage-error.js';
+import { formatBytes, formatDuration, formatRate } from '../output/format.js';
+import type { RestoreJson } from '../output/json-types.js';
+import { providerLog } from './provider-log.js';
+import { findVolume, resolveVolumeArgument } from './volume-argument.js';
+
+/** Refuses a target that already has content: a restore never mixes with or overwrites files. */
+async function prepareTarget(target: string): Promise<void> {
+  const entries = await readdir(target).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [];
+    throw error;
+  });
+  if (entries.length > 0) throw new BpError('BP_ALREADY_EXISTS', `--to ${target} is not empty; restore into a new or empty directory`, { details: { target } });
+  await mkdir(target, { recursive: true });
+}
+
+/** `bp restore <volid> --to <dir>`. */
+export const restoreCommand: CommandSpec = {
+  name: 'restore',
+  summary: 'Restore a backup into a directory (VM: one image per disk; CT: the root tree)',
+  usage: '<volid> --to <dir> [options]',
+  description: 'The target directory must be new or empty. VM disks land as <dir>/<device>.<format>, a container tree in\n<dir>/rootfs; the guest config is written as <dir>/guest.conf.',
+  options: [
+    { name: 'to', type: 'string', argument: '<dir>', description: 'target directory' },
+    { name: 'format', type: 'string', argument: '<qcow2|raw>', description: 'image format of restored VM disks', defaultText: 'qcow2' },
+  ],
+  positionals: { min: 1, max: 1, names: 'a volume ID' },
+  examples: [
+    'bp restore local:backup/qemu-100-2026-11-26T20:00:00Z --to ./vm100',
+    'bp restore local:backup/lxc-200-2026-11-26T20:05:00Z --to ./ct200',
+  ],
+  failureCode: 'BP_RESTORE_FAILED',
+  async run(context) {
+    const toText = stringValue(context.values, 'to');
+    if (toText === undefined) throw usageError('--to <dir> is required');
+    const format = oneOf(stringValue(context.values, 'format'), ['qcow2', 'raw'] as const, '--format') ?? 'qcow2';
+    const target = await resolveVolumeArgument(context, context.positionals[0]);
+    const volume = await findVolume(target);
+    const targetDir = absolutePath(context.io.cwd, toText);
+    await prepareTarget(targetDir);
+    const started = Date.now();
+    const common = { storage: target.storage, volname: target.volname, targetDir, log: providerLog(context), signal: context.signal };
+    const json: RestoreJson = { volid: target.volid, type: volume.subtype, target: targetDir, disks: [], root: null, configPath: null, bytesWritten: 0, durationMs: 0 };
+    let config: string | undefined;
+    if (volume.subtype === 'qemu') {
+      const result = await hostRestoreVm({ ...common, format });
+      json.disks = result.disks;
+      json.bytesWritten = result.disks.reduce((sum, disk) => sum + disk.size, 0);
+      config = result.config;
+    } else {
+      // The tree goes one level down so that guest.conf does not land inside the container root.
+      const root = join(targetDir, 'rootfs');
+      const result = await hostRestoreContainer({ ...common, targetDir: root });
+      json.root = result.root ?? root;
+      config = result.config;
+    }
+    if (config !== undefined) {
+      json.configPath = join(targetDir, 'guest.conf');
+      await writeFile(json.configPath, config);
+    }
+    json.durationMs = Date.now() - started;
+    const what = json.disks.length > 0
+      ? json.disks.map((disk) => `  ${disk.device}  ${disk.path}  (${disk.format}, ${formatBytes(disk.size)})`).join('\n')
+      : `  root tree: ${json.root ?? targetDir}`;
+    const rate = json.bytesWritten > 0 ? ` (${formatRate(json.bytesWritten, json.durationMs)})` : '';
+    return { json, text: `Restored ${target.volid} in ${formatDuration(json.durationMs)}${rate}:\n${what}` };
+  },
+};
