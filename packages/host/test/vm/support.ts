@@ -82,9 +82,9 @@ export async function liveChildren(): Promise<number[]> {
   return pids;
 }
 
-/** Asserts nothing of an access or VM is left: no children, no mounts below `dir`, `workDir` empty. */
-export async function expectNoLeaks(dir: string, workDir: string): Promise<void> {
-  expect(await liveChildren()).toEqual([]);
+/** Asserts nothing of an access or VM is left: no children (but `keptPids`), no mounts below `dir`, `workDir` empty. */
+export async function expectNoLeaks(dir: string, workDir: string, keptPids: number[] = []): Promise<void> {
+  expect((await liveChildren()).filter((pid) => !keptPids.includes(pid))).toEqual([]);
   const mounts = await readFile('/proc/mounts', 'utf8');
   expect(mounts.split('\n').filter((line) => line.includes(dir))).toEqual([]);
   const left = await readdir(workDir).catch(() => []);
