@@ -1,1 +1,1 @@
-export {};
+export { createQcow2Target, type Qcow2TargetOptions } from './qcow2-target.js';

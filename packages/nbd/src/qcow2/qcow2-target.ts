@@ -1,0 +1,396 @@
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import { BpError } from '@bp/api';
+import type { CopyTarget } from '../copy/target.js';
+import { ClusterLocks } from './cluster-locks.js';
+import { ClusterMap } from './cluster-map.js';
+import { encodeHeader, MAX_BACKING_NAME_BYTES } from './format.js';
+import { HostAllocator } from './host-allocator.js';
+import { planLayout, type Qcow2Layout } from './layout.js';
+
+/** Options for {@link createQcow2Target}. */
+export interface Qcow2TargetOptions {
+  /** File to create; must not exist. */
+  readonly path: string;
+  /** Virtual disk size in bytes (a multiple of 512). */
+  readonly size: number;
+  /** Backing file name stored verbatim in the header (relative names resolve against the image's directory). */
+  readonly backingFile?: string;
+  /** Format of the backing file (default `qcow2` when `backingFile` is set). */
+  readonly backingFormat?: 'qcow2';
+  /** Cluster size, a power of two from 4 KiB to 2 MiB (default 64 KiB). */
+  readonly clusterSize?: number;
+}
+
+const DEFAULT_CLUSTER_SIZE = 64 * 1024;
+const MAX_IOV = 512;
+
+/** One pwritev: consecutive buffers that land contiguously at `position`. */
+interface WriteSegment {
+  position: number;
+  length: number;
+  buffers: Uint8Array[];
+}
+
+/**
+ * Creates a qcow2 v3 image and returns a {@link CopyTarget} that writes it directly, without a
+ * qemu-nbd process in between: data clusters are appended in write order (adjacent clusters go out
+ * as one pwritev), the L1/L2 tables and refcounts stay in memory and are written by `flush()`.
+ *
+ * - Without a backing file the image starts all-zero (`zeroInitialized`); with one, `writeZeroes`
+ *   sets the v3 zero flag so the clusters mask the backing file.
+ * - Writes need not be cluster-aligned, except that a partial cluster of an overlay that was not
+ *   written before cannot be completed from the backing file: that is `BP_INVALID_ARGUMENT`
+ *   (align requests to the dirty-bitmap granularity). The part of the last cluster past the image
+ *   end does not count.
+ * - Several requests may be in flight; requests touching the same cluster are serialized.
+ * - `flush()` writes the metadata and fdatasyncs; afterwards `qemu-img check` is clean.
+ *   `close()` does not flush.
+ *
+ * @throws BpError `BP_INVALID_ARGUMENT` for bad options, `BP_ALREADY_EXISTS` if `path` exists.
+ */
+export async function createQcow2Target(options: Qcow2TargetOptions): Promise<CopyTarget> {
+  const clusterSize = options.clusterSize ?? DEFAULT_CLUSTER_SIZE;
+  validateOptions(options, clusterSize);
+  const layout = planLayout(options.size, clusterSize);
+  if (layout.firstFreeCluster > clusterSize / 2) {
+    throw invalid(`a ${String(options.size)}-byte image needs a larger cluster size than ${String(clusterSize)}`);
+  }
+  let file: FileHandle;
+  try {
+    file = await open(options.path, 'wx+', 0o600);
+  } catch (error) {
+    const errno = (error as NodeJS.ErrnoException).code;
+    if (errno === 'EEXIST') {
+      throw new BpError('BP_ALREADY_EXISTS', `${options.path} already exists; choose a new file name for the qcow2 image`, {
+        details: { path: options.path },
+      });
+    }
+    throw new BpError('BP_INVALID_ARGUMENT', `cannot create ${options.path} (${errno ?? String(error)})`, { cause: error, details: { path: options.path, errno } });
+  }
+  const writer = new Qcow2Writer(file, options, layout);
+  try {
+    await writer.writeHeader();
+    await writer.flush();
+  } catch (error) {
+    await file.close().catch(() => undefined);
+    await rm(options.path, { force: true });
+    throw error;
+  }
+  return writer;
+}
+
+function validateOptions(options: Qcow2TargetOptions, clusterSize: number): void {
+  if (!Number.isSafeInteger(options.size) || options.size <= 0 || options.size % 512 !== 0) {
+    throw invalid(`size must be a positive multiple of 512, got ${String(options.size)}`);
+  }
+  if (!Number.isInteger(clusterSize) || clusterSize < 4096 || clusterSize > 2 * 1024 * 1024 || (clusterSize & (clusterSize - 1)) !== 0) {
+    throw invalid(`clusterSize must be a power of two from 4096 to 2097152, got ${String(clusterSize)}`);
+  }
+  if (options.backingFormat !== undefined && options.backingFile === undefined) throw invalid('backingFormat needs backingFile');
+  if (options.backingFormat !== undefined && options.backingFormat !== 'qcow2') throw invalid('backingFormat must be qcow2');
+  if (options.backingFile !== undefined) {
+    const bytes = Buffer.byteLength(options.backingFile, 'utf8');
+    if (bytes === 0 || bytes > MAX_BACKING_NAME_BYTES || options.backingFile.includes('\0')) {
+      throw invalid(`backingFile must be 1 to ${String(MAX_BACKING_NAME_BYTES)} bytes without NUL`);
+    }
+  }
+}
+
+function invalid(message: string): BpError {
+  return new BpError('BP_INVALID_ARGUMENT', `qcow2 target: ${message}`);
+}
+
+class Qcow2Writer implements CopyTarget {
+  readonly zeroInitialized: boolean;
+  private readonly clusterSize: number;
+  private readonly zeroCluster: Buffer;
+  private readonly map: ClusterMap;
+  private readonly allocator: HostAllocator;
+  private readonly locks = new ClusterLocks();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private flushing: Promise<void> = Promise.resolve();
+  private failure: unknown;
+  private closed: Promise<void> | undefined;
+
+  constructor(
+    private readonly file: FileHandle,
+    private readonly options: Qcow2TargetOptions,
+    private readonly layout: Qcow2Layout,
+  ) {
+    this.clusterSize = layout.clusterSize;
+    this.zeroCluster = Buffer.alloc(layout.clusterSize);
+    this.zeroInitialized = options.backingFile === undefined;
+    this.map = new ClusterMap(layout.clusterSize, layout.l1Size);
+    this.allocator = new HostAllocator(layout.clusterSize, layout.firstFreeCluster, layout.firstRefcountBlockCluster, layout.refcountTableEntries);
+  }
+
+  async writeHeader(): Promise<void> {
+    const header = encodeHeader({
+      clusterBits: this.layout.clusterBits,
+      size: this.options.size,
+      l1Size: this.layout.l1Size,
+      l1Offset: this.layout.l1Cluster * this.clusterSize,
+      refcountTableOffset: this.layout.refcountTableCluster * this.clusterSize,
+      refcountTableClusters: this.layout.refcountTableClusters,
+      backingFile: this.options.backingFile,
+      backingFormat: this.options.backingFile === undefined ? undefined : (this.options.backingFormat ?? 'qcow2'),
+    });
+    if (header.length > this.clusterSize) throw invalid('the header and backing file name do not fit into one cluster');
+    await this.writeAll([header, this.zeroCluster.subarray(header.length)], 0);
+  }
+
+  write(offset: number, data: Uint8Array): Promise<void> {
+    return this.track(async () => {
+      if (data.length === 0) return;
+      this.checkRange(offset, data.length, 'write');
+      const release = await this.lockRange(offset, data.length);
+      try {
+        const segments = this.planWrite(offset, data);
+        await Promise.all(segments.map((segment) => this.writeAll(segment.buffers, segment.position)));
+      } finally {
+        release();
+      }
+    });
+  }
+
+  writeZeroes(offset: number, length: number): Promise<void> {
+    return this.track(async () => {
+      if (length === 0) return;
+      this.checkRange(offset, length, 'writeZeroes');
+      const release = await this.lockRange(offset, length);
+      try {
+        const segments = this.planZeroes(offset, length);
+        await Promise.all(segments.map((segment) => this.writeAll(segment.buffers, segment.position)));
+      } finally {
+        release();
+      }
+    });
+  }
+
+  flush(): Promise<void> {
+    const run = this.flushing.then(async () => {
+      this.checkUsable();
+      // Metadata must never point at data still being written.
+      while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+      this.checkUsable();
+      const writes = [
+        ...this.map.changedTables(),
+        { position: this.layout.l1Cluster * this.clusterSize, data: this.map.l1Table(this.layout.l1Clusters) },
+        ...this.allocator.changedRefcountBlocks(),
+        { position: this.layout.refcountTableCluster * this.clusterSize, data: this.allocator.refcountTable(this.layout.refcountTableClusters) },
+      ];
+      try {
+        await Promise.all(writes.map((write) => this.writeAll([write.data], write.position)));
+        await this.file.datasync();
+      } catch (error) {
+        this.failure ??= error;
+        throw this.ioError('flush', error);
+      }
+    });
+    this.flushing = run.catch(() => undefined);
+    return run;
+  }
+
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+      await this.flushing;
+      await this.file.close();
+    })();
+    return this.closed;
+  }
+
+  /** Runs an operation, registering it synchronously so flush() and close() wait for it. */
+  private track(operation: () => Promise<void>): Promise<void> {
+    let promise: Promise<void>;
+    try {
+      this.checkUsable();
+      promise = operation();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const tracked = promise.catch((error: unknown) => {
+      if (!BpError.hasCode(error, 'BP_INVALID_ARGUMENT')) this.failure ??= error;
+      throw BpError.isInstance(error) ? error : this.ioError('write', error);
+    });
+    this.inFlight.add(tracked);
+    void tracked.catch(() => undefined).finally(() => this.inFlight.delete(tracked));
+    return tracked;
+  }
+
+  private checkUsable(): void {
+    if (this.closed) throw invalid(`${this.options.path} is closed`);
+    if (this.failure !== undefined) throw this.ioError('an earlier write', this.failure);
+  }
+
+  private ioError(what: string, error: unknown): BpError {
+    if (BpError.isInstance(error)) return error;
+    const errno = (error as NodeJS.ErrnoException).code;
+    return new BpError('BP_BACKUP_FAILED', `qcow2 target ${this.options.path}: ${what} failed (${errno ?? String(error)})`, {
+      cause: error,
+      details: { path: this.options.path, errno },
+    });
+  }
+
+  private checkRange(offset: number, length: number, what: string): void {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.options.size) {
+      throw invalid(`${what} [${String(offset)}, +${String(length)}) is outside the ${String(this.options.size)}-byte image`);
+    }
+  }
+
+  private lockRange(offset: number, length: number): Promise<() => void> {
+    return this.locks.acquire(Math.floor(offset / this.clusterSize), Math.floor((offset + length - 1) / this.clusterSize));
+  }
+
+  /** Guest bytes of cluster `cluster` that exist: the last cluster may end early at the image end. */
+  private clusterBytes(cluster: number): number {
+    return Math.min(this.clusterSize, this.options.size - cluster * this.clusterSize);
+  }
+
+  /**
+   * Decides where each cluster of the request goes, then (only if the whole request is valid)
+   * updates the map and returns the coalesced writes.
+   */
+  private planWrite(offset: number, data: Uint8Array): WriteSegment[] {
+    const end = offset + data.length;
+    const first = Math.floor(offset / this.clusterSize);
+    const last = Math.floor((end - 1) / this.clusterSize);
+    const fresh: number[] = [];
+    for (let cluster = first; cluster <= last; cluster++) {
+      const state = this.map.lookup(cluster);
+      if (state.host > 0 && !state.zero) continue;
+      const start = cluster * this.clusterSize;
+      const covered = Math.min(end, start + this.clusterBytes(cluster)) - Math.max(offset, start);
+      const knownZero = state.zero || this.zeroInitialized;
+      if (covered < this.clusterBytes(cluster) && !knownZero) {
+        throw invalid(
+          `write [${String(offset)}, +${String(data.length)}) covers only part of cluster ${String(cluster)} of an overlay; the rest would have to come from the backing file — align writes to ${String(this.clusterSize)} bytes`,
+        );
+      }
+      if (state.host === 0) fresh.push(cluster);
+    }
+    const hosts = this.allocateFor(fresh);
+
+    const segments: WriteSegment[] = [];
+    for (let cluster = first; cluster <= last; cluster++) {
+      const start = cluster * this.clusterSize;
+      const from = Math.max(offset, start);
+      const to = Math.min(end, start + this.clusterSize);
+      const piece = data.subarray(from - offset, to - offset);
+      const state = this.map.lookup(cluster);
+      if (state.host > 0 && !state.zero) {
+        pushSegment(segments, state.host + (from - start), [piece]);
+        continue;
+      }
+      // A fresh or zero-flagged cluster is written whole: zero padding around the new bytes.
+      const host = state.host > 0 ? state.host : (hosts.get(cluster) ?? 0);
+      this.setEntry(cluster, { host, zero: false });
+      const buffers: Uint8Array[] = [];
+      if (from > start) buffers.push(this.zeroCluster.subarray(0, from - start));
+      buffers.push(piece);
+      if (to < start + this.clusterSize) buffers.push(this.zeroCluster.subarray(0, start + this.clusterSize - to));
+      pushSegment(segments, host, buffers);
+    }
+    return segments;
+  }
+
+  private planZeroes(offset: number, length: number): WriteSegment[] {
+    const end = offset + length;
+    const first = Math.floor(offset / this.clusterSize);
+    const last = Math.floor((end - 1) / this.clusterSize);
+    for (let cluster = first; cluster <= last; cluster++) {
+      const state = this.map.lookup(cluster);
+      const start = cluster * this.clusterSize;
+      const covered = Math.min(end, start + this.clusterBytes(cluster)) - Math.max(offset, start);
+      if (covered < this.clusterBytes(cluster) && state.host === 0 && !state.zero && !this.zeroInitialized) {
+        throw invalid(
+          `writeZeroes [${String(offset)}, +${String(length)}) covers only part of cluster ${String(cluster)} of an overlay; the rest would have to come from the backing file — align requests to ${String(this.clusterSize)} bytes`,
+        );
+      }
+    }
+    const segments: WriteSegment[] = [];
+    for (let cluster = first; cluster <= last; cluster++) {
+      const state = this.map.lookup(cluster);
+      if (state.zero) continue;
+      const start = cluster * this.clusterSize;
+      const from = Math.max(offset, start);
+      const to = Math.min(end, start + this.clusterBytes(cluster));
+      if (to - from === this.clusterBytes(cluster)) {
+        // Whole cluster: the zero flag, keeping any host cluster allocated (a "preallocated" zero cluster).
+        if (state.host > 0 || !this.zeroInitialized) this.setEntry(cluster, { host: state.host, zero: true });
+      } else if (state.host > 0) {
+        pushSegment(segments, state.host + (from - start), [this.zeroCluster.subarray(0, to - from)]);
+      }
+      // A partial range of an unallocated cluster of a fresh image already reads as zeroes.
+    }
+    return segments;
+  }
+
+  /** Allocates host clusters for `clusters` (ascending) plus any L2 tables they need. */
+  private allocateFor(clusters: number[]): Map<number, number> {
+    const hosts = new Map<number, number>();
+    if (clusters.length === 0) return hosts;
+    // L2 tables first, so the data clusters of one request stay contiguous.
+    for (const cluster of clusters) if (this.map.needsTable(cluster)) this.addTable(cluster);
+    const runs = this.allocator.allocate(clusters.length);
+    let next = 0;
+    for (const run of runs) {
+      for (let index = 0; index < run.count; index++) {
+        const cluster = clusters[next++];
+        if (cluster !== undefined) hosts.set(cluster, (run.first + index) * this.clusterSize);
+      }
+    }
+    return hosts;
+  }
+
+  private setEntry(cluster: number, state: { host: number; zero: boolean }): void {
+    if (this.map.needsTable(cluster)) this.addTable(cluster);
+    this.map.set(cluster, state);
+  }
+
+  private addTable(cluster: number): void {
+    const [run] = this.allocator.allocate(1);
+    if (!run) throw new Error('allocator returned no cluster');
+    this.map.addTable(cluster, run.first * this.clusterSize);
+  }
+
+  /** pwritev of all buffers at `position`, looping over short writes and the iovec limit. */
+  private async writeAll(buffers: Uint8Array[], position: number): Promise<void> {
+    let pending = buffers.filter((buffer) => buffer.length > 0);
+    let at = position;
+    while (pending.length > 0) {
+      const batch = pending.slice(0, MAX_IOV);
+      const total = batch.reduce((sum, buffer) => sum + buffer.length, 0);
+      const { bytesWritten } = await this.file.writev(batch, at);
+      at += bytesWritten;
+      if (bytesWritten === total) {
+        pending = pending.slice(batch.length);
+        continue;
+      }
+      // Short write: drop what was written and retry the rest.
+      let skip = bytesWritten;
+      const rest: Uint8Array[] = [];
+      for (const buffer of pending) {
+        if (skip >= buffer.length) {
+          skip -= buffer.length;
+          continue;
+        }
+        rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
+        skip = 0;
+      }
+      pending = rest;
+    }
+  }
+}
+
+/** Appends buffers to the last segment when they continue it on disk, else starts a new one. */
+function pushSegment(segments: WriteSegment[], position: number, buffers: Uint8Array[]): void {
+  const length = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
+  const last = segments[segments.length - 1];
+  if (last && last.position + last.length === position) {
+    last.buffers.push(...buffers);
+    last.length += length;
+  } else {
+    segments.push({ position, length, buffers });
+  }
+}
