@@ -1,0 +1,65 @@
+import { cp, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTestStorage, type TestStorage } from './support/storage.js';
+import { createContainerTree, expectedTree, TREE_EXCLUDES, treesEqual } from './support/tree.js';
+
+const T0 = 1_795_000_000;
+
+async function mounted(path: string): Promise<boolean> {
+  return (await readFile('/proc/mounts', 'utf8')).includes(` ${path} `);
+}
+
+describe.each(['tar', 'squashfs'] as const)('container backups as %s', (format) => {
+  let env: TestStorage | undefined;
+  afterEach(async () => {
+    await env?.dispose();
+    env = undefined;
+  });
+
+  it('round-trips a container tree with exclusions', async () => {
+    env = await createTestStorage({ 'lxc-backup-mode': format });
+    const source = join(env.work, 'rootfs');
+    await createContainerTree(source);
+    const info = { directory: source, sources: ['./'], backupUserId: 0, firewallConfig: '' };
+    const provider = env.storage.newBackupProvider(env.log);
+    const { archiveName } = await provider.backupInit(200, 'lxc', T0);
+    expect(await provider.backupGetMechanism(200, 'lxc')).toBe('directory');
+    await provider.backupContainerPrepare(200, info);
+    // backupContainer runs on a fresh instance (in PVE: a child process as the mapped root).
+    await env.storage.newBackupProvider(env.log).backupContainer(200, 'arch: amd64\nunprivileged: 1\n', TREE_EXCLUDES, info);
+    expect(await env.storage.listVolumes()).toEqual([]);
+    const { stats } = await provider.backupCleanup(200, 'lxc', true, {});
+    expect(stats?.archiveSize).toBeGreaterThan(0);
+    const [volume] = await env.storage.listVolumes({ vmid: 200 });
+    expect(volume).toMatchObject({ volid: `store:backup/${archiveName}`, subtype: 'lxc', ctime: T0, size: stats?.archiveSize });
+
+    const expected = join(env.work, 'expected');
+    await cp(source, expected, { recursive: true, verbatimSymlinks: true });
+    await expectedTree(expected);
+    const volname = `backup/${archiveName}`;
+    const restorer = env.storage.newBackupProvider(env.log);
+    expect(await restorer.archiveGetGuestConfig(volname)).toBe('arch: amd64\nunprivileged: 1\n');
+    expect(await restorer.archiveGetFirewallConfig(volname)).toBeUndefined();
+    const mechanism = await restorer.restoreGetMechanism(volname);
+    expect(mechanism).toEqual({ mechanism: format === 'tar' ? 'tar' : 'directory', vmtype: 'lxc' });
+    const result = await restorer.restoreContainerInit(volname, {});
+    try {
+      if ('tarPath' in result) {
+        const target = join(env.work, 'restored');
+        await mkdir(target);
+        await execa('tar', ['xpf', result.tarPath, '--numeric-owner', '--acls', '--xattrs', '--xattrs-include=user.*', '-C', target]);
+        expect(await treesEqual(expected, target)).toBe(true);
+        expect((await execa('getfattr', ['--only-values', '-n', 'user.bp', join(target, 'etc/hostname')])).stdout).toBe('yes');
+      } else {
+        expect(await mounted(result.archiveDirectory)).toBe(true);
+        expect(await treesEqual(expected, result.archiveDirectory)).toBe(true);
+      }
+    } finally {
+      await restorer.restoreContainerCleanup(volname, {});
+    }
+    if ('archiveDirectory' in result) expect(await mounted(result.archiveDirectory)).toBe(false);
+    expect((await env.storage.verify(volname))[0]?.ok).toBe(true);
+  });
+});
