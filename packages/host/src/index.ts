@@ -1,1 +1,3 @@
 export * from './job/index.js';
+export * from './restore/index.js';
+export * from './vm/index.js';

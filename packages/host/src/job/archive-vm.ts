@@ -19,9 +19,6 @@ export async function archiveVm(ctx: GuestContext, spec: VmGuestSpec, guestConfi
 
   log.info(`starting external backup via ${await provider.providerName()}`);
 
-  if (!ctx.vmAccess) {
-    throw new BpError('BP_NOT_SUPPORTED', 'no VM snapshot access is available in this build; pass vmAccess to runBackupJob');
-  }
   ctx.phase('open');
   const opened = await ctx.vmAccess({
     source: spec.source,

@@ -1,6 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BpError, formatVolname, formatVolumeId, type BackupProvider, type BackupStorage, type GuestType, type LogFunction, type PruneOptions } from '@bp/api';
+import { openVm } from '../vm/index.js';
 import { archiveContainer } from './archive-container.js';
 import { archiveVm } from './archive-vm.js';
 import { assembleContainerGuestConfig, assembleVmGuestConfig, guestNameFromConfig } from './guest-config.js';
@@ -69,7 +70,7 @@ export async function backupGuest(job: GuestJob, spec: GuestSpec): Promise<{ res
       job.signal?.throwIfAborted();
     },
     signal: job.signal,
-    vmAccess: job.vmAccess,
+    vmAccess: job.vmAccess ?? openVm,
     onCleanup: (step) => cleanups.push(step),
   };
 

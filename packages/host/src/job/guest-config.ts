@@ -1,5 +1,5 @@
 import { isValidStorageId, setQmdumpMap, type QmdumpMapEntry } from '@bp/api';
-import { backupDeviceName, type VmSource } from './vm-access.js';
+import { deviceNameFor, type VmSource } from '../vm/index.js';
 
 /**
  * The main section of a guest config as vzdump's `assemble` keeps it: snapshot and pending
@@ -34,7 +34,7 @@ export function assembleVmGuestConfig(config: string, source: VmSource): string 
   const main = mainSection(config, true);
   const entries: QmdumpMapEntry[] = source.disks.map((disk) => ({
     virtdev: disk.virtdev,
-    device: backupDeviceName(disk.virtdev),
+    device: deviceNameFor(disk.virtdev),
     storeId: driveStoreId(main, disk.virtdev),
     format: 'format' in disk ? disk.format : '',
   }));

@@ -16,7 +16,7 @@ export interface GuestContext {
   /** Reports a step; throws when the job was aborted. */
   phase(phase: BackupPhase): void;
   signal: AbortSignal | undefined;
-  vmAccess: VmAccessOpener | undefined;
+  vmAccess: VmAccessOpener;
   /**
    * The guest plugin's cleanup, run after `backupCleanup(true)` on success and before
    * `backupCleanup(false)` on failure (last registered runs first).

@@ -13,4 +13,4 @@ export type {
   RunBackupJobOptions,
   VmGuestSpec,
 } from './types.js';
-export { backupDeviceName, type OpenedVm, type OpenVmOptions, type SnapshotAccess, type VmAccessOpener, type VmDiskSpec, type VmSource } from './vm-access.js';
+export type { JobOpenedVm, VmAccessOpener } from './vm-access.js';

@@ -1,5 +1,6 @@
 import type { BackupStorage, BpError, GuestType, LogFunction, PruneOptionsInput } from '@bp/api';
-import type { VmAccessOpener, VmSource } from './vm-access.js';
+import type { openVm, VmSource } from '../vm/index.js';
+import type { VmAccessOpener } from './vm-access.js';
 
 /** A VM to back up. */
 export interface VmGuestSpec {
@@ -121,6 +122,6 @@ export interface RunBackupJobOptions {
   log?: LogFunction;
   onEvent?: (event: JobEvent) => void;
   signal?: AbortSignal;
-  /** Opens a VM for snapshot access (default: `openVm` of this package). */
+  /** Opens a VM for snapshot access (default: {@link openVm} of this package). */
   vmAccess?: VmAccessOpener;
 }

@@ -1,6 +1,6 @@
 // A test double of openVm: no QEMU, just device sizes and recorded calls.
-import type { OpenedVm, VmAccessOpener, VmVolumes } from '../../src/index.js';
-import { backupDeviceName } from '../../src/index.js';
+import type { VmVolumes } from '@bp/api';
+import { deviceNameFor, type JobOpenedVm, type VmAccessOpener } from '../../src/index.js';
 import { record } from './recording-plugin.js';
 
 export const DOUBLE_DEVICE_SIZE = 1024 * 1024;
@@ -9,8 +9,8 @@ export function vmAccessDouble(recordFile: string): VmAccessOpener {
   const config = { recordFile };
   return async ({ source, workDir }) => {
     record(config, 'vm', 'open', [source.kind]);
-    const devices = Object.fromEntries(source.disks.map((d) => [backupDeviceName(d.virtdev), { size: DOUBLE_DEVICE_SIZE }]));
-    const opened: OpenedVm = {
+    const devices = Object.fromEntries(source.disks.map((d) => [deviceNameFor(d.virtdev), { size: DOUBLE_DEVICE_SIZE }]));
+    const opened: JobOpenedVm = {
       devices,
       setupAccess: async ({ storeId, answers, mechanism }) => {
         record(config, 'vm', 'setupAccess', [storeId, answers ?? null, mechanism]);

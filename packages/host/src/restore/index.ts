@@ -1,0 +1,1 @@
+export { restoreVm, type RestoredDisk, type RestoredVm, type RestoreVmOptions } from './restore-vm.js';

@@ -1,0 +1,77 @@
+import { stat } from 'node:fs/promises';
+import { BpError } from '@bp/api';
+import { execa, type ExecaError } from 'execa';
+
+function qemuError(error: unknown, what: string): BpError {
+  if (BpError.isInstance(error)) return error;
+  const execaError = error as Partial<ExecaError>;
+  if (execaError.isCanceled) return new BpError('BP_ABORTED', `${what} was aborted`, { cause: error });
+  if ((execaError as { code?: string }).code === 'ENOENT') {
+    return new BpError('BP_MISSING_TOOLS', 'qemu-img is not installed; install qemu-utils', { cause: error });
+  }
+  const stderr = typeof execaError.stderr === 'string' ? execaError.stderr.trim() : '';
+  return new BpError('BP_QEMU_FAILED', `${what} failed: ${stderr || (error instanceof Error ? error.message : String(error))}`, {
+    cause: error,
+    details: { exitCode: execaError.exitCode },
+  });
+}
+
+/** Creates an empty image of `sizeBytes` rounded up to KiB, as PVE allocates restore volumes (`ceil(size/1024)` KiB). */
+export async function createImage(path: string, format: 'raw' | 'qcow2', sizeBytes: number, signal?: AbortSignal): Promise<void> {
+  try {
+    await execa('qemu-img', ['create', '-q', '-f', format, path, `${Math.ceil(sizeBytes / 1024)}K`], signal ? { cancelSignal: signal } : {});
+  } catch (error) {
+    throw qemuError(error, `creating ${path}`);
+  }
+}
+
+/**
+ * PVE's untrusted check of a provider's `qemu-img-path` (`file_size_info($path, undef, 'raw', 1)`):
+ * the path must `stat()` and be a regular file (FUSE files are) or a block device; it is only ever
+ * read as raw, so backing files or qcow2 data files inside it are never followed.
+ */
+export async function checkUntrustedRawSource(path: string): Promise<number> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (error) {
+    throw new BpError('BP_UNSAFE_IMAGE', `restore source '${path}' given by the provider does not exist (${(error as Error).message}); the provider must return a filesystem path, not a URI`, { cause: error });
+  }
+  if (!info.isFile() && !info.isBlockDevice()) {
+    throw new BpError('BP_UNSAFE_IMAGE', `restore source '${path}' given by the provider is neither a regular file nor a block device; refusing to read it`);
+  }
+  try {
+    const { stdout } = await execa('qemu-img', ['info', '--output=json', '-f', 'raw', path]);
+    return (JSON.parse(stdout) as { 'virtual-size': number })['virtual-size'];
+  } catch (error) {
+    throw qemuError(error, `inspecting restore source ${path}`);
+  }
+}
+
+/** Options of {@link convertRawInto}. */
+export interface ConvertOptions {
+  /** KiB/s (`qemu-img convert -r <n>K`); 0 or absent = unlimited. */
+  bwlimitKiB?: number;
+  /** Progress in percent, from `qemu-img -p`. */
+  onProgress?: (percent: number) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * `qemu-img convert -p -n -f raw [-r <bw>K] <source> <target>` into a pre-created, zeroed target
+ * (spec 1.4 g): the source is always read as raw.
+ */
+export async function convertRawInto(source: string, target: string, targetFormat: 'raw' | 'qcow2', options: ConvertOptions = {}): Promise<void> {
+  const args = ['convert', '-p', '-n', '--target-is-zero', '-f', 'raw', '-O', targetFormat];
+  if (options.bwlimitKiB !== undefined && options.bwlimitKiB > 0) args.push('-r', `${options.bwlimitKiB}K`);
+  args.push(source, target);
+  try {
+    const child = execa('qemu-img', args, options.signal ? { cancelSignal: options.signal } : {});
+    child.stdout?.on('data', (chunk: Buffer) => {
+      for (const match of chunk.toString('utf8').matchAll(/\(([\d.]+)\/100%\)/g)) options.onProgress?.(Number(match[1]));
+    });
+    await child;
+  } catch (error) {
+    throw qemuError(error, `copying ${source} into ${target}`);
+  }
+}

@@ -1,0 +1,177 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { BackupProvider, BackupStorage } from '@bp/api';
+import { restoreVm, runBackupJob, type VmGuestSpec } from '../src/index.js';
+import { copyPlugin } from './support/copy-plugin.js';
+import { expectNoLeaks, leakBaseline } from './support/leaks.js';
+
+let dir: string;
+let baseline: { sockets: number };
+
+beforeEach(() => {
+  baseline = leakBaseline();
+  dir = mkdtempSync(join(tmpdir(), 'bp-host-vm-'));
+});
+
+afterEach(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await expectNoLeaks(baseline);
+});
+
+async function qemuIo(image: string, format: string, command: string): Promise<void> {
+  await execa('qemu-io', ['-f', format, '-c', command, image]);
+}
+
+async function compare(a: string, b: string): Promise<void> {
+  await execa('qemu-img', ['compare', a, b]); // exit 1 = differ: throws
+}
+
+async function backupOneVm(): Promise<{ storage: BackupStorage<{ path: string }>; volid: string; disk: string; efi: string }> {
+  const disk = join(dir, 'disk.qcow2');
+  const efi = join(dir, 'efi.raw');
+  await execa('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '64M']);
+  await qemuIo(disk, 'qcow2', 'write -P 0xaa 0 1M');
+  await qemuIo(disk, 'qcow2', 'write -P 0x55 20M 4M');
+  await execa('qemu-img', ['create', '-q', '-f', 'raw', efi, '1M']);
+  await qemuIo(efi, 'raw', 'write -P 0x11 0 64k');
+  const storePath = join(dir, 'store');
+  mkdirSync(storePath);
+  const storage = copyPlugin.open('copy', { path: storePath });
+  const guest: VmGuestSpec = {
+    type: 'qemu',
+    vmid: 100,
+    config: 'name: test\nscsi0: local:100/disk.qcow2,size=64M\nefidisk0: local:100/efi.raw,size=1M\n',
+    source: { kind: 'images', disks: [{ virtdev: 'scsi0', image: disk, format: 'qcow2' }, { virtdev: 'efidisk0', image: efi, format: 'raw' }] },
+    firewallConfig: '[OPTIONS]\nenable: 1\n',
+  };
+  const result = await runBackupJob({ storage, guests: [guest], options: { logDir: join(dir, 'logs'), tmpDir: dir } });
+  expect(result.guests[0]!.error).toBeUndefined();
+  expect(result.ok).toBe(true);
+  return { storage, volid: result.guests[0]!.volid!, disk, efi };
+}
+
+describe('VM backup through real QEMU snapshot access, restore through qemu-img', () => {
+  it('backs up a qcow2 + raw VM over NBD and restores it byte-identical', async () => {
+    const { storage, volid, disk, efi } = await backupOneVm();
+    const stored = join(storage.config.path, volid.replace(/^copy:backup\//, ''));
+    await compare(disk, join(stored, 'drive-scsi0.qcow2'));
+    await compare(efi, join(stored, 'drive-efidisk0.qcow2'));
+    expect(readFileSync(join(stored, 'guest.conf'), 'utf8')).toContain('#qmdump#map:scsi0:drive-scsi0:local:qcow2:\n');
+
+    const target = join(dir, 'restored');
+    mkdirSync(target);
+    const restored = await restoreVm({ storage, volid, targetDir: target, bwlimitKiB: 1024 * 1024 });
+    expect(restored.firewallConfig).toBe('[OPTIONS]\nenable: 1\n');
+    expect(restored.disks.map((d) => [d.virtdev, d.device, d.format, d.size])).toEqual([
+      ['efidisk0', 'drive-efidisk0', 'raw', 1024 * 1024],
+      ['scsi0', 'drive-scsi0', 'qcow2', 64 * 1024 * 1024],
+    ]);
+    await compare(disk, join(target, 'scsi0.qcow2'));
+    await compare(efi, join(target, 'efidisk0.raw'));
+  });
+
+  it('restores an incremental qcow2 chain exactly as the chain reads', async () => {
+    const { storage, volid } = await backupOneVm();
+    const baseName = volid.replace(/^copy:backup\//, '');
+    const [vmid, base] = baseName.split('/') as [string, string];
+    const topName = `${vmid}/qemu-${Number(base.split('-')[1]) + 1}`;
+    const topDir = join(storage.config.path, topName);
+    mkdirSync(topDir);
+    writeFileSync(join(topDir, 'guest.conf'), readFileSync(join(storage.config.path, baseName, 'guest.conf')));
+    for (const device of ['drive-scsi0', 'drive-efidisk0']) {
+      const overlay = join(topDir, `${device}.qcow2`);
+      await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', `../${base}/${device}.qcow2`, '-F', 'qcow2', overlay]);
+    }
+    await qemuIo(join(topDir, 'drive-scsi0.qcow2'), 'qcow2', 'write -P 0x77 30M 8M');
+    await qemuIo(join(topDir, 'drive-scsi0.qcow2'), 'qcow2', 'write -z 0 64k');
+
+    const target = join(dir, 'restored');
+    mkdirSync(target);
+    const restored = await restoreVm({ storage, volid: `copy:backup/${topName}`, targetDir: target, format: 'raw' });
+    expect(restored.disks.map((d) => d.path)).toEqual([join(target, 'efidisk0.raw'), join(target, 'scsi0.raw')]);
+    await compare(join(topDir, 'drive-scsi0.qcow2'), join(target, 'scsi0.raw'));
+    await compare(join(topDir, 'drive-efidisk0.qcow2'), join(target, 'efidisk0.raw'));
+    await expect(compare(join(storage.config.path, baseName, 'drive-scsi0.qcow2'), join(target, 'scsi0.raw'))).rejects.toThrow();
+  });
+});
+
+function recordingWrapper(storage: BackupStorage<{ path: string }>, overrides: Partial<BackupProvider>, calls: string[]): BackupStorage<{ path: string }> {
+  return {
+    ...storage,
+    newBackupProvider: (log) => {
+      const instance = calls.filter((c) => c === 'new').length + 1;
+      calls.push('new');
+      const inner = { ...storage.newBackupProvider(log), ...overrides };
+      return new Proxy(inner, {
+        get(target, key, receiver) {
+          const value = Reflect.get(target, key, receiver) as unknown;
+          if (typeof value !== 'function') return value;
+          return (...args: unknown[]) => {
+            calls.push(`#${instance}.${String(key)}${typeof args[1] === 'string' && String(key).includes('Volume') ? `(${args[1]})` : ''}`);
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+    },
+  };
+}
+
+describe('restoreVm call order and failures (spec 1.4)', () => {
+  it('calls the early check on object #2, the restore on object #1 in spec order', async () => {
+    const { storage, volid } = await backupOneVm();
+    const calls: string[] = [];
+    const target = join(dir, 'restored');
+    mkdirSync(target);
+    await restoreVm({ storage: recordingWrapper(storage, {}, calls), volid, targetDir: target });
+    expect(calls).toEqual([
+      'new',
+      'new',
+      '#2.archiveGetGuestConfig',
+      '#1.restoreGetMechanism',
+      '#1.restoreVmInit',
+      '#1.archiveGetGuestConfig',
+      '#1.archiveGetFirewallConfig',
+      '#1.restoreVmVolumeInit(drive-efidisk0)',
+      '#1.restoreVmVolumeCleanup(drive-efidisk0)',
+      '#1.restoreVmVolumeInit(drive-scsi0)',
+      '#1.restoreVmVolumeCleanup(drive-scsi0)',
+      '#1.restoreVmCleanup',
+    ]);
+  });
+
+  it('a device missing from restoreVmInit fails before any image is created; cleanup still runs', async () => {
+    const { storage, volid } = await backupOneVm();
+    const calls: string[] = [];
+    const target = join(dir, 'restored');
+    mkdirSync(target);
+    const wrapped = recordingWrapper(storage, { restoreVmInit: async () => ({ 'drive-scsi0': { size: 1024 } }) }, calls);
+    await expect(restoreVm({ storage: wrapped, volid, targetDir: target })).rejects.toThrow("archive does not contain data for drive 'efidisk0'");
+    expect(calls.at(-1)).toBe('#1.restoreVmCleanup');
+    expect(readdirSync(target)).toEqual([]);
+  });
+
+  it('refuses a source path that does not stat (e.g. a URI), removes the created images, still cleans up the volume', async () => {
+    const { storage, volid } = await backupOneVm();
+    const calls: string[] = [];
+    const target = join(dir, 'restored');
+    mkdirSync(target);
+    const wrapped = recordingWrapper(storage, { restoreVmVolumeInit: async () => ({ qemuImgPath: 'nbd+unix:///x?socket=/nonexistent' }) }, calls);
+    await expect(restoreVm({ storage: wrapped, volid, targetDir: target })).rejects.toMatchObject({ code: 'BP_UNSAFE_IMAGE' });
+    expect(calls.slice(-3)).toEqual(['#1.restoreVmVolumeInit(drive-efidisk0)', '#1.restoreVmVolumeCleanup(drive-efidisk0)', '#1.restoreVmCleanup']);
+    expect(readdirSync(target)).toEqual([]);
+  });
+
+  it('refuses to overwrite an existing target image and leaves it alone', async () => {
+    const { storage, volid } = await backupOneVm();
+    const target = join(dir, 'restored');
+    mkdirSync(target);
+    writeFileSync(join(target, 'scsi0.qcow2'), 'mine');
+    await expect(restoreVm({ storage, volid, targetDir: target })).rejects.toMatchObject({ code: 'BP_ALREADY_EXISTS' });
+    expect(readdirSync(target)).toEqual(['scsi0.qcow2']);
+    expect(readFileSync(join(target, 'scsi0.qcow2'), 'utf8')).toBe('mine');
+    expect(existsSync(join(storage.config.path, `.restore-${process.pid}`))).toBe(false);
+  });
+});
