@@ -1,0 +1,207 @@
+// Copy benchmark of @bp/nbd against nbdcopy and qemu-img (see README "Benchmark").
+// Env: BP_BENCH_SIZE (4G), BP_BENCH_RUNS (5), BP_BENCH_SEED (1), BP_BENCH_DIR (<tmp>/bp-nbd-bench),
+// BP_BENCH_REQUEST_SIZE / BP_BENCH_IN_FLIGHT (bp tuning), BP_BENCH_ONLY (full|incremental).
+// `--write-results` also writes bench/results.md.
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { startQemuNbd } from '../dist/index.js';
+import * as nbd from '../dist/index.js';
+import { generateSource } from './generate-source.mjs';
+import { allocatedDataBytes, formatGiB, formatMiB, median, parseSize, timed, verifyEqual } from './measure.mjs';
+
+const env = process.env;
+const size = parseSize(env.BP_BENCH_SIZE ?? '4G');
+const runs = Number(env.BP_BENCH_RUNS ?? 5);
+const seed = Number(env.BP_BENCH_SEED ?? 1);
+const only = env.BP_BENCH_ONLY;
+const dir = env.BP_BENCH_DIR ?? join(tmpdir(), 'bp-nbd-bench');
+const tuning = {
+  requestSize: env.BP_BENCH_REQUEST_SIZE ? parseSize(env.BP_BENCH_REQUEST_SIZE) : undefined,
+  inFlight: env.BP_BENCH_IN_FLIGHT ? Number(env.BP_BENCH_IN_FLIGHT) : undefined,
+};
+const bpCopy = fileURLToPath(new URL('./bp-copy.mjs', import.meta.url));
+const hasQcow2Writer = typeof nbd.createQcow2Target === 'function';
+
+await mkdir(dir, { recursive: true });
+const sourceImage = join(dir, `source-${env.BP_BENCH_SIZE ?? '4G'}-${seed}.qcow2`);
+const baseImage = join(dir, `base-${env.BP_BENCH_SIZE ?? '4G'}-${seed}.qcow2`);
+const work = join(dir, 'work');
+await rm(work, { recursive: true, force: true });
+await mkdir(work);
+console.error(`source: ${sourceImage} (generating if missing)`);
+const facts = await generateSource(sourceImage, baseImage, size, seed);
+const sourceData = await allocatedDataBytes(sourceImage);
+console.error(`source: ${formatGiB(size)}, ${formatGiB(sourceData)} stored data, ${formatMiB(facts.dirtyBytes)} dirty in ${facts.dirtyExtents} extents`);
+
+const source = await startQemuNbd({ image: sourceImage, format: 'qcow2', readOnly: true, bitmaps: ['b0'], shared: 16 });
+const results = [];
+let peakRssKiB = 0;
+/** In-process copy times of bp runs (connect to flush), as a provider calling copyRegions sees them. */
+let inProcess = [];
+const allocation = [];
+
+/** A fresh target image (optionally an overlay on the base). */
+async function freshImage(name, backing) {
+  const path = join(work, name);
+  await rm(path, { force: true });
+  const args = ['create', '-q', '-f', 'qcow2'];
+  if (backing) args.push('-b', backing, '-F', 'qcow2');
+  await execa('qemu-img', [...args, path, String(size)]);
+  return path;
+}
+
+/** Serves `image` writable the way the baselines did (O_DIRECT, threads). */
+function serveTarget(image) {
+  return startQemuNbd({ image, format: 'qcow2', cache: 'none', aio: 'threads', discard: 'unmap', shared: 16 });
+}
+
+async function runBp(options) {
+  const { seconds, stdout } = await timed('node', [bpCopy, JSON.stringify({ source: source.uri, ...tuning, ...options })]);
+  const report = JSON.parse(stdout.trim().split('\n').at(-1));
+  peakRssKiB = Math.max(peakRssKiB, report.maxRssKiB);
+  inProcess.push(report.copySeconds);
+  return seconds;
+}
+
+const tools = {
+  full: [
+    {
+      name: 'bp → qemu-nbd target',
+      bp: true,
+      async run(target) {
+        const server = await serveTarget(target);
+        try {
+          return await runBp({ target: { kind: 'nbd', uri: server.uri, zeroInitialized: true } });
+        } finally {
+          await server.stop();
+        }
+      },
+    },
+    hasQcow2Writer && {
+      name: 'bp → qcow2 file (direct writer)',
+      bp: true,
+      fresh: false,
+      run: (target) => runBp({ target: { kind: 'qcow2', path: target } }),
+    },
+    {
+      name: 'nbdcopy --flush → qemu-nbd target',
+      async run(target) {
+        const server = await serveTarget(target);
+        try {
+          return (await timed('nbdcopy', ['--flush', '--target-is-zero', source.uri, server.uri])).seconds;
+        } finally {
+          await server.stop();
+        }
+      },
+    },
+    {
+      name: 'qemu-img convert -t writeback',
+      fresh: false,
+      durablePeer: true,
+      run: async (target) => (await timed('qemu-img', ['convert', '-t', 'writeback', '-f', 'raw', source.uri, '-O', 'qcow2', target])).seconds,
+    },
+    {
+      name: 'qemu-img convert -t writeback -W',
+      fresh: false,
+      run: async (target) => (await timed('qemu-img', ['convert', '-t', 'writeback', '-W', '-f', 'raw', source.uri, '-O', 'qcow2', target])).seconds,
+    },
+  ].filter(Boolean),
+  incremental: [
+    {
+      name: 'bp → qemu-nbd overlay',
+      bp: true,
+      async run(target) {
+        const server = await serveTarget(target);
+        try {
+          return await runBp({ bitmap: 'b0', target: { kind: 'nbd', uri: server.uri, zeroInitialized: false } });
+        } finally {
+          await server.stop();
+        }
+      },
+    },
+    hasQcow2Writer && {
+      name: 'bp → qcow2 overlay file (direct writer)',
+      bp: true,
+      fresh: false,
+      run: (target) => runBp({ bitmap: 'b0', target: { kind: 'qcow2', path: target, backingFile: baseImage } }),
+    },
+    {
+      // The best peer built from stock tools: the dirty map as an nbdkit extent list, so one
+      // nbdcopy reads only dirty extents and writes nothing else into the overlay.
+      name: 'nbdinfo --map + nbdcopy (extentlist)',
+      async run(target) {
+        const server = await serveTarget(target);
+        try {
+          const started = performance.now();
+          const { stdout } = await execa('nbdinfo', ['--map=qemu:dirty-bitmap:b0', '--json', source.uri]);
+          const list = join(work, 'extents.txt');
+          await writeFile(list, JSON.parse(stdout).filter((extent) => extent.type & 1).map((extent) => `${extent.offset} ${extent.length}\n`).join(''));
+          const socket = source.socketPath;
+          await timed('nbdcopy', ['--flush', '--target-is-zero', '--', '[', 'nbdkit', '--exit-with-parent', '--filter=extentlist', 'nbd', `socket=${socket}`, 'export=disk', `extentlist=${list}`, ']', server.uri]);
+          return (performance.now() - started) / 1000;
+        } finally {
+          await server.stop();
+        }
+      },
+    },
+  ].filter(Boolean),
+};
+
+try {
+  for (const [kind, list] of Object.entries(tools)) {
+    if (only && only !== kind) continue;
+    for (const tool of list) {
+      const times = [];
+      inProcess = [];
+      for (let run = 0; run < runs; run++) {
+        const name = `${kind}-${run}.qcow2`;
+        const backing = kind === 'incremental' ? baseImage : undefined;
+        let target = join(work, name);
+        await rm(target, { force: true });
+        if (tool.fresh !== false) target = await freshImage(name, backing);
+        await execa('sync');
+        const seconds = await tool.run(target);
+        times.push(seconds);
+        await verifyEqual(sourceImage, target);
+        if (tool.bp && kind === 'full' && run === 0) allocation.push({ tool: tool.name, bytes: await allocatedDataBytes(target) });
+        await rm(target, { force: true });
+        console.error(`${kind.padEnd(11)} ${tool.name.padEnd(42)} run ${run + 1}/${runs}: ${seconds.toFixed(2)} s (verified)`);
+      }
+      results.push({ kind, tool: tool.name, bp: Boolean(tool.bp), durablePeer: Boolean(tool.durablePeer), median: median(times), inProcess: inProcess.length ? median(inProcess) : undefined, min: Math.min(...times), max: Math.max(...times) });
+    }
+  }
+} finally {
+  await source.stop();
+  await rm(work, { recursive: true, force: true });
+}
+
+const lines = [
+  `# @bp/nbd copy benchmark`,
+  '',
+  `${new Date().toISOString().slice(0, 10)}, ${formatGiB(size)} source (seed ${seed}): ${formatGiB(sourceData)} stored data, ` +
+    `${formatMiB(facts.dirtyBytes)} dirty in ${facts.dirtyExtents} extents; ${runs} runs each, every result verified with qemu-img compare. ` +
+    `bp: requestSize ${tuning.requestSize ?? 'default'}, inFlight ${tuning.inFlight ?? 'default'}.`,
+  '',
+  '| copy | tool | median s | min s | max s | vs best peer | bp in-process s | in-process vs best peer |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+];
+for (const kind of ['full', 'incremental']) {
+  const rows = results.filter((row) => row.kind === kind);
+  const peers = rows.filter((row) => !row.bp);
+  if (rows.length === 0) continue;
+  const best = Math.min(...peers.map((row) => row.median));
+  for (const row of rows) {
+    lines.push(`| ${kind} | ${row.tool}${row.durablePeer ? ' (durable peer)' : ''} | ${row.median.toFixed(2)} | ${row.min.toFixed(2)} | ${row.max.toFixed(2)} | ${(row.median / best).toFixed(2)}× | ${row.inProcess?.toFixed(2) ?? ''} | ${row.inProcess ? `${(row.inProcess / best).toFixed(2)}×` : ''} |`);
+  }
+}
+lines.push('', 'Times are wall times of whole processes (bp: a node process running bench/bp-copy.mjs). "bp in-process" is the same copy timed inside that process from connecting to the final flush, as a provider calling copyRegions sees it.');
+lines.push('', `Peak RSS of a bp copy process: ${formatMiB(peakRssKiB * 1024)}.`);
+for (const entry of allocation) lines.push(`Target data allocation, ${entry.tool}: ${formatMiB(entry.bytes)} = ${(entry.bytes / sourceData).toFixed(3)}× the source's stored data.`);
+const table = `${lines.join('\n')}\n`;
+process.stdout.write(table);
+if (process.argv.includes('--write-results') || env.BP_BENCH_WRITE_RESULTS === '1') {
+  await writeFile(new URL('./results.md', import.meta.url), table);
+}
