@@ -97,10 +97,13 @@ async function addImage(qmp: QmpClient, disk: VmDiskSpec, stack: CleanupStack): 
 
 function openedVm(vm: VmContext, stack: CleanupStack): OpenedVm {
   let active: SnapshotAccess | undefined;
+  let settingUp: Promise<unknown> | undefined;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       vm.signal?.removeEventListener('abort', onAbort);
+      // A setup in flight finishes (or undoes itself on abort) before its QEMU goes away.
+      await settingUp?.catch(() => undefined);
       try {
         if (active) await active.teardown(false).catch((error: unknown) => vm.log('warn', `snapshot access teardown failed: ${errorText(error)}`));
       } finally {
@@ -118,14 +121,22 @@ function openedVm(vm: VmContext, stack: CleanupStack): OpenedVm {
     devices: Object.fromEntries(vm.devices.map((disk) => [disk.device, { size: disk.size }])),
     async setupAccess(options) {
       if (closing) throw new BpError('BP_INVALID_ARGUMENT', 'the VM was closed; open it again');
-      if (active) {
+      if (active || settingUp) {
         throw new BpError('BP_INVALID_ARGUMENT', 'a snapshot access is active for this VM; tear it down first (one access per VM, as in QEMU)');
       }
-      const access = await setupSnapshotAccess(vm, options, () => {
-        if (active === access) active = undefined;
-      });
-      active = access;
-      return access;
+      // Only one access exists at a time, so its teardown frees the slot.
+      const setup = setupSnapshotAccess(vm, options, () => {
+        active = undefined;
+      })
+        .then((created) => {
+          active = created;
+          return created;
+        })
+        .finally(() => {
+          settingUp = undefined;
+        });
+      settingUp = setup;
+      return setup;
     },
     close,
     [Symbol.asyncDispose]: close,

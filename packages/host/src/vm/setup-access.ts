@@ -89,6 +89,9 @@ export async function setupSnapshotAccess(vm: VmContext, options: SetupAccessOpt
     return snapshotAccess(vm, stack, { volumes, bitmapStatus, accessNodes, nbdPath }, onTornDown);
   } catch (error) {
     await stack.run(false).catch(() => undefined);
+    if (vm.signal?.aborted && !BpError.hasCode(error, 'BP_ABORTED')) {
+      throw new BpError('BP_ABORTED', 'setting up the snapshot access was aborted', { cause: error });
+    }
     throw error;
   }
 }

@@ -112,19 +112,42 @@ describe('openVm with offline images, mechanism nbd', () => {
     await expectNoLeaks(scratch.dir, scratch.workDir);
   });
 
-  it('tears down as failed and stops the daemon when the signal aborts', async () => {
-    const disk = join(scratch.dir, 'disk.qcow2');
-    await createPatternImage(disk, 'qcow2', 8 * MiB);
+  for (const mechanism of ['nbd', 'file-handle'] as const) {
+    it(`tears down as failed and stops the daemon when the signal aborts (${mechanism})`, async () => {
+      const disk = join(scratch.dir, 'disk.qcow2');
+      await createPatternImage(disk, 'qcow2', 8 * MiB);
+      const controller = new AbortController();
+      const vm = await openVm({ source: { kind: 'images', disks: [{ virtdev: 'scsi0', image: disk, format: 'qcow2' }] }, workDir: scratch.workDir, signal: controller.signal });
+      await vm.setupAccess({ storeId: 'store1', answers: { 'drive-scsi0': 'new' }, mechanism });
+      controller.abort();
+      await vm.close();
+      await expectNoLeaks(scratch.dir, scratch.workDir);
+      // The bitmap was committed as after a failed backup before the daemon stopped: still valid.
+      await using reopened = await openVm({ source: { kind: 'images', disks: [{ virtdev: 'scsi0', image: disk, format: 'qcow2' }] }, workDir: scratch.workDir });
+      const access = await reopened.setupAccess({ storeId: 'store1', answers: { 'drive-scsi0': 'use' }, mechanism: 'nbd' });
+      expect(access.volumes['drive-scsi0']?.bitmapMode).toBe('reuse');
+      await access.teardown(true);
+    });
+  }
+
+  it('aborts a setup in flight with BP_ABORTED and leaves nothing behind', async () => {
+    const disks = [];
+    for (const virtdev of ['scsi0', 'scsi1', 'scsi2']) {
+      const image = join(scratch.dir, `${virtdev}.qcow2`);
+      await createPatternImage(image, 'qcow2', 4 * MiB);
+      disks.push({ virtdev, image, format: 'qcow2' as const });
+    }
     const controller = new AbortController();
-    const vm = await openVm({ source: { kind: 'images', disks: [{ virtdev: 'scsi0', image: disk, format: 'qcow2' }] }, workDir: scratch.workDir, signal: controller.signal });
-    await vm.setupAccess({ storeId: 'store1', answers: { 'drive-scsi0': 'new' }, mechanism: 'nbd' });
+    const vm = await openVm({ source: { kind: 'images', disks }, workDir: scratch.workDir, signal: controller.signal });
+    const setup = vm.setupAccess({ storeId: 'store1', answers: undefined, mechanism: 'file-handle' });
     controller.abort();
+    const error = await setup.then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    // Either the setup noticed the abort, or it completed and close() tore it down.
+    if (error !== undefined) expect(BpError.hasCode(error, 'BP_ABORTED')).toBe(true);
     await vm.close();
     await expectNoLeaks(scratch.dir, scratch.workDir);
-    // The bitmap was committed as after a failed backup before the daemon stopped: still valid.
-    await using reopened = await openVm({ source: { kind: 'images', disks: [{ virtdev: 'scsi0', image: disk, format: 'qcow2' }] }, workDir: scratch.workDir });
-    const access = await reopened.setupAccess({ storeId: 'store1', answers: { 'drive-scsi0': 'use' }, mechanism: 'nbd' });
-    expect(access.volumes['drive-scsi0']?.bitmapMode).toBe('reuse');
-    await access.teardown(true);
   });
 });
