@@ -1,4 +1,4 @@
-import { chown, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chown, copyFile, lchown, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BpError,
@@ -214,6 +214,8 @@ export class DirBackupProvider implements BackupProvider {
       const state = await readBackupState(partial);
       const complete = state?.vmtype === 'qemu' ? state.vmDone : state?.containerDone;
       if (!state || !complete) throw new BpError('BP_BACKUP_FAILED', `backup ${archiveName} has no complete data; it cannot be published`);
+      // Files the container's mapped root wrote become root's again once published.
+      for (const name of await readdir(partial)) await lchown(join(partial, name), 0, 0).catch(() => undefined);
       await chown(partial, 0, 0).catch(() => undefined);
       await writeManifest(partial);
       await rm(join(partial, FILES.state), { force: true });

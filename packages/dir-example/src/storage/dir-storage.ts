@@ -23,6 +23,7 @@ import { execa } from 'execa';
 import { FAILED_SUFFIX, FILES, parseName, StorageLayout } from '../layout/index.js';
 import { DirBackupProvider } from '../provider/dir-provider.js';
 import { validateBackingChain } from '../restore/backing-chain.js';
+import { listPartialBackups, type BackupState } from '../state/backup-state.js';
 import { withGuestLock } from '../state/guest-lock.js';
 import { exists } from '../util/durable-fs.js';
 import { checkManifest } from '../verify/manifest.js';
@@ -128,12 +129,18 @@ export class DirBackupStorage implements BackupStorage<StorageConfig> {
     const backups = await scanBackups(this.config.path, options.vmid);
     const byVolid = new Map(backups.map((backup) => [this.volid(backup.archiveName), backup]));
     const entries = backups.map((backup) => ({ volid: this.volid(backup.archiveName), ctime: backup.ctime, vmid: backup.vmid, type: backup.vmtype, protected: backup.protected }));
+    // vzdump prunes before backupCleanup(success) publishes the new backup. A backup whose data is
+    // complete counts as kept (as the example's listing showed it), so keep-last=N keeps N.
+    const inProgress = await this.completeBackupsInProgress(options.vmid);
+    for (const state of inProgress) entries.push({ volid: this.volid(state.archiveName), ctime: state.startTime, vmid: state.vmid, type: state.vmtype, protected: false });
+    const inProgressVolids = new Set(inProgress.map((state) => this.volid(state.archiveName)));
     const marked = markPrune(entries, keep, { ...(options.vmid === undefined ? {} : { vmid: options.vmid }), ...(options.type === undefined ? {} : { type: options.type }) });
     const removed = new Set(marked.filter((entry) => entry.mark === 'remove').map((entry) => entry.volid));
     const inUse = new Map<number, Set<string>>();
     for (const vmid of new Set(marked.map((entry) => entry.vmid))) inUse.set(vmid, await basesInUse(this.layout.guestDir(vmid)));
     const result: PruneResultEntry[] = marked.map(({ volid, ctime, vmid, type, mark }) => {
       const entry: PruneResultEntry = { volid, ctime, vmid, type, mark };
+      if (inProgressVolids.has(volid)) return { ...entry, mark: mark === 'protected' ? mark : 'keep', note: 'in progress' };
       const backup = byVolid.get(volid);
       if (mark !== 'remove' || !backup) return entry;
       const dirName = backup.archiveName.slice(backup.archiveName.indexOf('/') + 1);
@@ -158,6 +165,16 @@ export class DirBackupStorage implements BackupStorage<StorageConfig> {
     for (const vmid of new Set(result.map((entry) => entry.vmid))) await this.clearFailedLogs(vmid, options.type);
     if (errors.length > 0) throw new BpError('BP_BACKUP_FAILED', `error pruning backups (${errors.join(', ')}) - check the log`, { details: { volids: errors } });
     return result;
+  }
+
+  /** Backups being written whose data is complete (backupVm / backupContainer returned). */
+  private async completeBackupsInProgress(vmid?: number): Promise<BackupState[]> {
+    const guests = vmid === undefined ? (await readdir(this.config.path).catch(() => [] as string[])).filter((name) => /^[1-9][0-9]*$/.test(name)).map(Number) : [vmid];
+    const states: BackupState[] = [];
+    for (const guest of guests) {
+      for (const { state } of await listPartialBackups(this.layout.guestDir(guest))) if (state.vmDone || state.containerDone) states.push(state);
+    }
+    return states;
   }
 
   /** Logs of failed attempts of a guest (newest name last): `<type>-<time>.failed/backup.log`. */

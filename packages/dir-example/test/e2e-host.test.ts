@@ -1,0 +1,120 @@
+import { chmod, cp, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runBackupJob, type GuestSpec, type JobResult } from '@bp/host';
+import { execa } from 'execa';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTestStorage, type TestStorage } from './support/storage.js';
+import { createContainerTree, expectedTree, TREE_EXCLUDES, treesEqual } from './support/tree.js';
+import { DEVICE, guestWrites, qemuImg, restoreMatches } from './support/vm-host.js';
+
+const SIZE = 64 * 1024 * 1024;
+
+function vmGuest(vmid: number, disk: string): GuestSpec {
+  return {
+    type: 'qemu',
+    vmid,
+    config: `name: vm${vmid}\nscsi0: local:vm-${vmid}-disk-0,size=64M\n`,
+    source: { kind: 'images', disks: [{ virtdev: 'scsi0', image: disk, format: 'qcow2' }] },
+  };
+}
+
+function describeFailure(result: JobResult): string {
+  const guests = result.guests.map((guest) => `${guest.vmid}: ${guest.status} ${guest.error?.message ?? ''}`);
+  return [...guests, result.error ? `job: ${result.error.message}` : ''].join('\n');
+}
+
+async function backupGeneration(env: TestStorage, guests: GuestSpec[], prune?: string): Promise<JobResult> {
+  const result = await runBackupJob({ storage: env.storage, guests, options: { logDir: join(env.work, 'logs'), ...(prune ? { prune } : {}) }, log: env.log });
+  expect(result.ok, describeFailure(result)).toBe(true);
+  return result;
+}
+
+describe('end to end through @bp/host', () => {
+  let env: TestStorage | undefined;
+  afterEach(async () => {
+    await env?.dispose();
+    env = undefined;
+  });
+
+  it.each(['nbd', 'file-handle'] as const)('backs up generations of a VM over %s, each restoring byte-identical', async (mechanism) => {
+    env = await createTestStorage({ 'vm-backup-mode': 'incremental', 'vm-backup-mechanism': mechanism });
+    const disk = join(env.work, 'vm-100.qcow2');
+    await qemuImg('create', '-q', '-f', 'qcow2', disk, String(SIZE));
+    const generations: { volid: string; reference: string }[] = [];
+    for (let generation = 0; generation < 3; generation++) {
+      await guestWrites(disk, SIZE, 12);
+      const reference = join(env.work, `reference-${generation}.raw`);
+      await qemuImg('convert', '-f', 'qcow2', '-O', 'raw', disk, reference);
+      const result = await backupGeneration(env, [vmGuest(100, disk)]);
+      generations.push({ volid: result.guests[0]!.volid!, reference });
+      await new Promise((resolve) => setTimeout(resolve, 1100)); // archive names have second resolution
+    }
+    const volumes = await env.storage.listVolumes({ vmid: 100 });
+    expect(volumes.map((volume) => volume.volid)).toEqual(generations.map((generation) => generation.volid));
+    expect(volumes[2]?.parent).toBe(volumes[1]?.volid);
+    const provider = env.storage.newBackupProvider(env.log);
+    for (const { volid, reference } of generations) {
+      const volname = volid.slice(volid.indexOf(':') + 1);
+      expect(await restoreMatches(provider, volname, reference)).toBe(true);
+      expect(await provider.archiveGetGuestConfig(volname)).toContain(`#qmdump#map:scsi0:${DEVICE}:`);
+    }
+  });
+
+  it('runs concurrent jobs with retention on one storage and keeps every remaining backup restorable', async () => {
+    env = await createTestStorage({ 'vm-backup-mode': 'incremental', 'vm-backup-mechanism': 'nbd' });
+    const disks = new Map<number, string>();
+    for (const vmid of [100, 101]) {
+      const disk = join(env.work, `vm-${vmid}.qcow2`);
+      await qemuImg('create', '-q', '-f', 'qcow2', disk, String(SIZE));
+      disks.set(vmid, disk);
+    }
+    const references = new Map<string, string>();
+    for (let generation = 0; generation < 3; generation++) {
+      const jobs = [...disks].map(async ([vmid, disk]) => {
+        await guestWrites(disk, SIZE, 8);
+        const reference = join(env!.work, `reference-${vmid}-${generation}.raw`);
+        await qemuImg('convert', '-f', 'qcow2', '-O', 'raw', disk, reference);
+        const result = await backupGeneration(env!, [vmGuest(vmid, disk)], 'keep-last=2');
+        references.set(result.guests[0]!.volid!, reference);
+      });
+      await Promise.all(jobs);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+    }
+    const volumes = await env.storage.listVolumes();
+    expect(volumes.length).toBe(4);
+    const provider = env.storage.newBackupProvider(env.log);
+    for (const volume of volumes) {
+      expect(await restoreMatches(provider, volume.volid.slice(volume.volid.indexOf(':') + 1), references.get(volume.volid)!)).toBe(true);
+    }
+  });
+
+  it.each(['tar', 'squashfs'] as const)('backs up an unprivileged container as %s in a child running as its mapped root', async (format) => {
+    env = await createTestStorage({ 'lxc-backup-mode': format });
+    await chmod(join(env.root, '..'), 0o755);
+    const rootfs = join(env.work, 'rootfs');
+    await chmod(env.work, 0o755);
+    await createContainerTree(rootfs);
+    const result = await backupGeneration(env, [
+      { type: 'lxc', vmid: 200, config: 'hostname: ct200\nunprivileged: 1\n', rootDirectory: rootfs, backupUserId: 100000, excludePatterns: ['*.me'] },
+    ]);
+    const volid = result.guests[0]!.volid!;
+    const volname = volid.slice(volid.indexOf(':') + 1);
+    const expected = join(env.work, 'expected');
+    await cp(rootfs, expected, { recursive: true, verbatimSymlinks: true });
+    await expectedTree(expected);
+    const provider = env.storage.newBackupProvider(env.log);
+    const restored = await provider.restoreContainerInit(volname, {});
+    try {
+      let tree: string;
+      if ('tarPath' in restored) {
+        tree = join(env.work, 'restored');
+        await mkdir(tree);
+        await execa('tar', ['xpf', restored.tarPath, '--numeric-owner', '-C', tree]);
+      } else tree = restored.archiveDirectory;
+      expect(await treesEqual(expected, tree)).toBe(true);
+    } finally {
+      await provider.restoreContainerCleanup(volname, {});
+    }
+    expect(TREE_EXCLUDES.length).toBeGreaterThan(0);
+  });
+});
