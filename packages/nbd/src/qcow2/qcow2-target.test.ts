@@ -2,9 +2,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BpError } from '@bp/api';
 import { execa } from 'execa';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CopyTarget } from '../copy/target.js';
-import { qemuImgCreate, readImageBytes, scratchDir } from '../qemu/test-support.js';
+import { patternedQcow2, readImageBytes, useScratchDir } from '../qemu/test-support.js';
 import { createQcow2Target } from './qcow2-target.js';
 
 const KiB = 1024;
@@ -86,13 +86,7 @@ async function expectSameContent(image: string, reference: Buffer, scratch: stri
 }
 
 describe('createQcow2Target', () => {
-  let scratch: Awaited<ReturnType<typeof scratchDir>>;
-  beforeEach(async () => {
-    scratch = await scratchDir('bp-qcow2-test');
-  });
-  afterEach(async () => {
-    await scratch.remove();
-  });
+  const scratch = useScratchDir('bp-qcow2-test');
 
   it('writes a fresh image that qemu-img checks clean and reads back like the raw reference', async () => {
     const size = 48 * MiB;
@@ -151,8 +145,7 @@ describe('createQcow2Target', () => {
   it('writes an overlay whose zero clusters mask the backing file and whose header names the backing file as given', async () => {
     const size = 16 * MiB + 8 * KiB;
     const base = join(scratch.dir, 'base.qcow2');
-    await qemuImgCreate(base, 'qcow2', size);
-    await execa('qemu-io', ['-f', 'qcow2', '-c', `write -P 0x11 0 ${String(size)}`, base]);
+    await patternedQcow2(base, size, 0x11);
     const path = join(scratch.dir, 'incr.qcow2');
     const target = await createQcow2Target({ path, size, backingFile: 'base.qcow2', backingFormat: 'qcow2' });
     expect(target.zeroInitialized).toBe(false);
@@ -183,9 +176,7 @@ describe('createQcow2Target', () => {
 
   it('refuses a partial cluster of an overlay that would need backing data, without changing the image', async () => {
     const size = 4 * MiB;
-    const base = join(scratch.dir, 'base.qcow2');
-    await qemuImgCreate(base, 'qcow2', size);
-    await execa('qemu-io', ['-f', 'qcow2', '-c', `write -P 0x22 0 ${String(size)}`, base]);
+    await patternedQcow2(join(scratch.dir, 'base.qcow2'), size, 0x22);
     const path = join(scratch.dir, 'incr.qcow2');
     const target = await createQcow2Target({ path, size, backingFile: 'base.qcow2' });
     const aligned = Buffer.alloc(64 * KiB, 0x55);

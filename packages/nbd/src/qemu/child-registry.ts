@@ -40,8 +40,3 @@ export function registerChild(pid: number, dir: string): RegisteredChild {
 export function unregisterChild(entry: RegisteredChild): void {
   children.delete(entry);
 }
-
-/** Pids of the children still tracked (for diagnostics and tests). */
-export function trackedChildPids(): number[] {
-  return [...children].map((child) => child.pid);
-}

@@ -44,7 +44,7 @@ type Child = ResultPromise<{ stdin: 'ignore'; stdout: 'pipe'; stderr: 'pipe'; bu
  * last resort, when this process exits.
  */
 export async function startManagedProcess(options: ManagedProcessOptions): Promise<ManagedProcess> {
-  options.signal?.throwIfAborted();
+  if (options.signal?.aborted) throw abortedError(options.command, options.signal);
   const dir = await createPrivateDir(options.dirPrefix);
   const args = options.args(dir);
   let child: Child;
@@ -128,9 +128,7 @@ async function waitUntilReady(
 ): Promise<void> {
   const deadline = Date.now() + options.readyTimeoutMs;
   for (;;) {
-    if (options.signal?.aborted) {
-      throw new BpError('BP_ABORTED', `start of ${options.command} was aborted`, { cause: options.signal.reason });
-    }
+    if (options.signal?.aborted) throw abortedError(options.command, options.signal);
     if (managed.exited) {
       throw new BpError(
         'BP_QEMU_FAILED',
@@ -151,6 +149,10 @@ async function waitUntilReady(
     }
     await sleep(POLL_INTERVAL_MS);
   }
+}
+
+function abortedError(command: string, signal: AbortSignal): BpError {
+  return new BpError('BP_ABORTED', `start of ${command} was aborted`, { cause: signal.reason });
 }
 
 /**

@@ -2,21 +2,15 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpError } from '@bp/api';
 import { execa } from 'execa';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startQemuSystem } from './qemu-system.js';
 import { startStorageDaemon } from './storage-daemon.js';
-import { processExists, qemuImgCreate, scratchDir } from './test-support.js';
+import { processExists, qemuImgCreate, useScratchDir } from './test-support.js';
 
 const MiB = 1024 * 1024;
 
 describe('startStorageDaemon', () => {
-  let scratch: Awaited<ReturnType<typeof scratchDir>>;
-  beforeEach(async () => {
-    scratch = await scratchDir('bp-qsd-test');
-  });
-  afterEach(async () => {
-    await scratch.remove();
-  });
+  const scratch = useScratchDir('bp-qsd-test');
 
   it('exports a qcow2 with a persistent dirty bitmap that records writes made through the export', async () => {
     const image = join(scratch.dir, 'disk.qcow2');

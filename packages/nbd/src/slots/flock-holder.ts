@@ -30,7 +30,7 @@ const LOCKED_MARKER = 'bp-flock-held';
  * @throws BpError `BP_MISSING_TOOLS` without `flock`, `BP_LOCKED` on other flock failures, `BP_ABORTED`.
  */
 export async function acquireFlock(path: string, options: AcquireFlockOptions): Promise<HeldFlock | undefined> {
-  options.signal?.throwIfAborted();
+  if (options.signal?.aborted) throw new BpError('BP_ABORTED', `waiting for the lock ${path} was aborted`, { cause: options.signal.reason });
   const waitArgs = options.timeoutMs <= 0 ? ['--nonblock'] : ['--timeout', String(options.timeoutMs / 1000)];
   const child = execa(
     'flock',

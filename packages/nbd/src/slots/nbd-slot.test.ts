@@ -127,6 +127,22 @@ describe('reserveNbdSlot', () => {
     expect(isDeviceTakenMessage('qemu-nbd: Failed to set NBD socket')).toBe(true);
   });
 
+  it('renews its reservation line while held, so Proxmox keeps away past the 60 s expiry', async () => {
+    const paths = nbdSlotPaths(tree.roots);
+    const slot = await reserveNbdSlot({ roots: tree.roots, refreshIntervalMs: 100 });
+    cleanups.push(() => slot.release());
+    // Age our line as if it had been written 50 s ago.
+    const aged = unixNow() - 50;
+    await writeFile(paths.reservationFile, `${String(slot.index)} ${String(aged)}\n`);
+    let renewed = false;
+    for (let attempt = 0; attempt < 600 && !renewed; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const entries = parseReservations(await readFile(paths.reservationFile, 'utf8'));
+      renewed = entries.some((entry) => entry.index === slot.index && entry.time > aged + 10);
+    }
+    expect(renewed).toBe(true);
+  });
+
   it('runs disconnect on release', async () => {
     const disconnected: string[] = [];
     const slot = await reserveNbdSlot({
@@ -182,7 +198,7 @@ describe('reserveNbdSlot', () => {
   it('never hands the same device to two of 10 racing processes', async () => {
     const markers = join(tree.base, 'markers');
     await mkdir(markers);
-    const iterations = 5;
+    const iterations = 4;
     const children = Array.from({ length: 10 }, () => spawnChild(['race', JSON.stringify(tree.roots), String(iterations), markers]));
     const results = await Promise.all(children);
     for (const result of results) {

@@ -86,7 +86,7 @@ async function pickAndBind(paths: NbdSlotPaths, nbdsMax: number, options: Reserv
   const start = latest === undefined ? 0 : latest + 1;
   let checked = 0;
   for (let step = 0; step < nbdsMax; step++) {
-    options.signal?.throwIfAborted();
+    if (options.signal?.aborted) throw new BpError('BP_ABORTED', 'reserving a /dev/nbdX device was aborted', { cause: options.signal.reason });
     const index = (start + step) % nbdsMax;
     if (!(await isCandidate(paths, index, valid))) continue;
     checked++;
