@@ -25,6 +25,7 @@ import { validateBackingChain } from '../restore/backing-chain.js';
 import { mountSquashfs, startRawView, stopRawView, stopRawViews, unmountSquashfs, unmountSquashfsAt, viewKey } from '../restore/raw-view.js';
 import { listPartialBackups, readBackupState, writeBackupState, type BackupState } from '../state/backup-state.js';
 import { withGuestLock } from '../state/guest-lock.js';
+import { clearLogHandoff, readLogHandoff, writeLogHandoff } from '../state/log-handoff.js';
 import { readPreviousInfo, writePreviousInfo } from '../state/previous-info.js';
 import type { DirBackupStorage } from '../storage/dir-storage.js';
 import { deviceImages, directoryBytes } from '../storage/backup-scan.js';
@@ -94,7 +95,13 @@ export class DirBackupProvider implements BackupProvider {
     const candidates = (await listPartialBackups(this.layout.guestDir(vmid))).filter(({ state }) => vmtype === undefined || state.vmtype === vmtype);
     const mine = candidates.find(({ state }) => state.ownerPid === process.pid) ?? candidates.find(({ state }) => state.ownerPid === process.ppid);
     const chosen = mine ?? (vmtype === 'lxc' ? candidates.find(({ state }) => state.containerUserId !== undefined && !state.containerDone) : undefined);
-    if (!chosen) return undefined;
+    if (!chosen) {
+      // Published by this process and not yet handed its log: a cleanup(false) may still follow.
+      const handoff = await readLogHandoff(this.layout.guestDir(vmid));
+      if (!handoff?.published || (vmtype !== undefined && parseName(handoff.archiveName).vmtype !== vmtype)) return undefined;
+      this.sessions.set(vmid, handoff.archiveName);
+      return { archiveName: handoff.archiveName, partial: this.layout.partialDir(handoff.archiveName) };
+    }
     this.sessions.set(vmid, chosen.state.archiveName);
     return { archiveName: chosen.state.archiveName, partial: chosen.dir, state: chosen.state };
   }
@@ -230,6 +237,7 @@ export class DirBackupProvider implements BackupProvider {
           this.log('warn', `could not record previous-info (${(error as Error).message}); the next backup will be full`);
         }
       }
+      await writeLogHandoff(this.layout.guestDir(vmid), { ownerPid: process.pid, archiveName, published: true });
       return { stats: { archiveSize: await directoryBytes(final) } };
     });
   }
@@ -256,6 +264,7 @@ export class DirBackupProvider implements BackupProvider {
       }
       await rm(partial, { recursive: true, force: true });
       if (published) await rm(final, { recursive: true, force: true });
+      await writeLogHandoff(this.layout.guestDir(vmid), { ownerPid: process.pid, archiveName, published: false });
     });
     this.failed.add(archiveName);
     if (info.error) this.log('info', `backup ${archiveName} failed: ${info.error.trim()}`);
@@ -267,7 +276,9 @@ export class DirBackupProvider implements BackupProvider {
   async backupHandleLogFile(vmid: number, filename: string): Promise<void> {
     // Never throws: a failure here would make the host skip the remaining guests (spec H3).
     try {
-      const archiveName = this.sessions.get(vmid) ?? (await this.findSession(vmid))?.archiveName;
+      const guestDir = this.layout.guestDir(vmid);
+      const handoff = await readLogHandoff(guestDir);
+      const archiveName = this.sessions.get(vmid) ?? handoff?.archiveName ?? (await this.findSession(vmid))?.archiveName;
       let target: string;
       if (archiveName !== undefined && !this.failed.has(archiveName) && (await exists(this.layout.backupDir(archiveName)))) {
         target = join(this.layout.backupDir(archiveName), FILES.log);
@@ -276,6 +287,7 @@ export class DirBackupProvider implements BackupProvider {
       await mkdir(join(target, '..'), { recursive: true, mode: 0o755 });
       await copyFile(filename, target);
       this.sessions.delete(vmid);
+      if (handoff) await clearLogHandoff(guestDir);
     } catch (error) {
       this.log('warn', `could not store the log of guest ${vmid}: ${(error as Error).message}`);
     }

@@ -162,14 +162,19 @@ export class DirBackupStorage implements BackupStorage<StorageConfig> {
         options.log?.('err', `error when removing backup '${entry.volid}' - ${(error as Error).message}`);
       }
     }
-    for (const vmid of new Set(result.map((entry) => entry.vmid))) await this.clearFailedLogs(vmid, options.type);
+    for (const vmid of options.vmid === undefined ? await this.guestIds() : [options.vmid]) await this.clearFailedLogs(vmid, options.type);
     if (errors.length > 0) throw new BpError('BP_BACKUP_FAILED', `error pruning backups (${errors.join(', ')}) - check the log`, { details: { volids: errors } });
     return result;
   }
 
+  /** VMIDs that have a directory on this storage. */
+  private async guestIds(): Promise<number[]> {
+    return (await readdir(this.config.path).catch(() => [] as string[])).filter((name) => /^[1-9][0-9]*$/.test(name)).map(Number);
+  }
+
   /** Backups being written whose data is complete (backupVm / backupContainer returned). */
   private async completeBackupsInProgress(vmid?: number): Promise<BackupState[]> {
-    const guests = vmid === undefined ? (await readdir(this.config.path).catch(() => [] as string[])).filter((name) => /^[1-9][0-9]*$/.test(name)).map(Number) : [vmid];
+    const guests = vmid === undefined ? await this.guestIds() : [vmid];
     const states: BackupState[] = [];
     for (const guest of guests) {
       for (const { state } of await listPartialBackups(this.layout.guestDir(guest))) if (state.vmDone || state.containerDone) states.push(state);

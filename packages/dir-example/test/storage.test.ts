@@ -1,0 +1,146 @@
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BpError } from '@bp/api';
+import { afterEach, describe, expect, it } from 'vitest';
+import { assertVerified } from '../src/index.js';
+import { createTestStorage, type TestStorage } from './support/storage.js';
+import { createDisk, DEVICE, guestWrites, qemuImg, restoreMatches, runVmBackup } from './support/vm-host.js';
+
+const SIZE = 16 * 1024 * 1024;
+const T0 = 1_795_000_000;
+const hasCode = (code: string) => (error: unknown) => BpError.hasCode(error, code as never);
+
+let env: TestStorage | undefined;
+afterEach(async () => {
+  await env?.dispose();
+  env = undefined;
+});
+
+async function oneVmBackup(env: TestStorage, time: number, vmid = 100): Promise<{ volname: string; reference: string }> {
+  const disk = join(env.work, `disk-${vmid}.qcow2`);
+  await rm(disk, { force: true });
+  await createDisk(env.work, SIZE).then(async (created) => {
+    if (created !== disk) await qemuImg('convert', '-f', 'qcow2', '-O', 'qcow2', created, disk);
+  });
+  await guestWrites(disk, SIZE, 6);
+  const run = await runVmBackup({ provider: env.storage.newBackupProvider(env.log), vmid, time, disk, size: SIZE, workDir: env.work, mechanism: 'nbd' });
+  return { volname: `backup/${run.archiveName}`, reference: run.reference };
+}
+
+describe('names and listing', () => {
+  it('writes formatted UTC names and still lists and restores the example epoch names', async () => {
+    env = await createTestStorage();
+    const { volname, reference } = await oneVmBackup(env, T0);
+    expect(volname).toBe('backup/100/qemu-2026-11-18T11:06:40Z');
+    // A backup as the Perl example wrote it: <vmid>/qemu-<epoch>/.
+    const legacy = join(env.root, '100', 'qemu-1732648708');
+    await mkdir(legacy);
+    await writeFile(join(legacy, 'guest.conf'), 'memory: 64\n');
+    await qemuImg('convert', '-f', 'raw', '-O', 'qcow2', reference, join(legacy, `${DEVICE}.qcow2`));
+    const volumes = await env.storage.listVolumes({ vmid: 100 });
+    expect(volumes.map((volume) => [volume.volid, volume.ctime])).toEqual([
+      ['store:backup/100/qemu-1732648708', 1732648708],
+      ['store:backup/100/qemu-2026-11-18T11:06:40Z', T0],
+    ]);
+    expect(await restoreMatches(env.storage.newBackupProvider(env.log), 'backup/100/qemu-1732648708', reference)).toBe(true);
+    const info = await env.storage.volumeSizeInfo(volname);
+    expect(info).toMatchObject({ format: 'directory', ctime: T0, size: volumes[1]!.size, used: volumes[1]!.size });
+    expect(() => env!.storage.parseVolname('backup/100/../etc')).toThrow();
+    let code: string | undefined;
+    try {
+      env.storage.parseVolname('backup/100/vm-1');
+    } catch (error) {
+      code = (error as BpError).code;
+    }
+    expect(code).toBe('BP_INVALID_VOLUME_ID');
+    expect((await env.storage.status()).total).toBeGreaterThan(0);
+  });
+
+  it('fails activation of a missing path with BP_STORAGE_UNAVAILABLE', async () => {
+    env = await createTestStorage();
+    await env.storage.activateStorage();
+    const missing = (await import('../src/index.js')).dirExamplePlugin.open('gone', { ...env.storage.config, path: join(env.root, 'missing') });
+    await expect(missing.activateStorage({ timeoutMs: 5_000 })).rejects.toSatisfy(hasCode('BP_STORAGE_UNAVAILABLE'));
+  });
+});
+
+describe('attributes', () => {
+  it('keeps notes and protection and enforces max-protected-backups', async () => {
+    env = await createTestStorage({ 'max-protected-backups': 1 });
+    const first = await oneVmBackup(env, T0);
+    const second = await oneVmBackup(env, T0 + 60);
+    await env.storage.updateVolumeAttribute(first.volname, 'notes', 'line one\nline two');
+    expect(await env.storage.getVolumeAttribute(first.volname, 'notes')).toBe('line one\nline two');
+    await env.storage.updateVolumeAttribute(first.volname, 'protected', true);
+    await expect(env.storage.updateVolumeAttribute(second.volname, 'protected', true)).rejects.toSatisfy(hasCode('BP_PROTECTED_LIMIT'));
+    const [listed] = await env.storage.listVolumes();
+    expect(listed).toMatchObject({ notes: 'line one', protected: true });
+    await expect(env.storage.freeImage(first.volname)).rejects.toSatisfy(hasCode('BP_PROTECTED'));
+    const pruned = await env.storage.pruneBackups({ 'keep-last': 1 }, { vmid: 100 });
+    expect(pruned.map((entry) => entry.mark).sort()).toEqual(['keep', 'protected']);
+    expect((await env.storage.listVolumes()).length).toBe(2);
+    // Notes and protection are not part of the manifest.
+    expect((await env.storage.verify()).every((result) => result.ok)).toBe(true);
+  });
+});
+
+describe('host quirks and failure handling', () => {
+  it('tolerates cleanup without init, cleanup twice, fresh instances and log hand-off without init', async () => {
+    env = await createTestStorage();
+    const provider = env.storage.newBackupProvider(env.log);
+    expect(await provider.backupCleanup(100, undefined, false, { error: 'VM 100 not found\n' })).toEqual({});
+    const log = join(env.work, 'qemu-100.log');
+    await writeFile(log, 'INFO: starting\n');
+    await provider.backupHandleLogFile(100, log);
+    const orphanLogs = await env.storage.failedLogs(100);
+    expect(orphanLogs.length).toBe(1);
+    expect(await readFile(orphanLogs[0]!, 'utf8')).toBe('INFO: starting\n');
+
+    // backupInit on one instance, cleanup and log hand-off on fresh ones (state lives on disk).
+    const { archiveName } = await env.storage.newBackupProvider(env.log).backupInit(100, 'qemu', T0);
+    expect(await env.storage.listVolumes()).toEqual([]);
+    await env.storage.newBackupProvider(env.log).backupCleanup(100, 'qemu', false, { error: 'guest locked\n' });
+    await env.storage.newBackupProvider(env.log).backupCleanup(100, 'qemu', false, { error: 'again\n' });
+    const fresh = env.storage.newBackupProvider(env.log);
+    await fresh.backupHandleLogFile(100, log);
+    expect(await env.storage.listVolumes()).toEqual([]);
+    const logs = await env.storage.failedLogs(100);
+    expect(logs.some((path) => path.includes(archiveName.split('/')[1]!))).toBe(true);
+
+    // A success that is followed by a failure (backup-end hook died): nothing stays listed.
+    const ok = await oneVmBackup(env, T0 + 60);
+    expect((await env.storage.listVolumes()).length).toBe(1);
+    const after = env.storage.newBackupProvider(env.log);
+    await after.backupCleanup(100, 'qemu', false, { error: 'backup-end hook failed\n' });
+    expect(await env.storage.listVolumes()).toEqual([]);
+    expect(ok.volname).toContain('qemu-');
+
+    // Pruning clears the logs of failed attempts.
+    await env.storage.pruneBackups('keep-last=1', { vmid: 100 });
+    expect(await env.storage.failedLogs(100)).toEqual([]);
+  });
+
+  it('refuses new backups on a disabled storage', async () => {
+    env = await createTestStorage({ disable: true });
+    await expect(env.storage.newBackupProvider(env.log).backupInit(100, 'qemu', T0)).rejects.toSatisfy(hasCode('BP_STORAGE_UNAVAILABLE'));
+  });
+});
+
+describe('verify', () => {
+  it('reports a corrupt block and a missing file with their names', async () => {
+    env = await createTestStorage();
+    const { volname } = await oneVmBackup(env, T0);
+    expect(await env.storage.verify(volname)).toEqual([{ volid: `store:${volname}`, ok: true, problems: [] }]);
+    const dir = (await env.storage.path(volname)).path;
+    const image = await open(join(dir, `${DEVICE}.qcow2`), 'r+');
+    const size = (await image.stat()).size;
+    await image.write(Buffer.from([0xde, 0xad]), 0, 2, size - 100);
+    await image.close();
+    await rm(join(dir, 'guest.conf'));
+    const [result] = await env.storage.verify(volname);
+    expect(result?.ok).toBe(false);
+    expect(result?.problems.join('\n')).toMatch(/drive-scsi0\.qcow2: checksum mismatch in blocks at offsets/);
+    expect(result?.problems.join('\n')).toMatch(/guest\.conf: missing/);
+    expect(() => assertVerified([result!])).toThrow(expect.objectContaining({ code: 'BP_VERIFY_FAILED' }));
+  });
+});
