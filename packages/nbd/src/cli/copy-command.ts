@@ -15,6 +15,7 @@ export interface CopyCommandOptions {
   destination: string;
   bitmap?: string;
   requests?: number;
+  connections?: number;
   requestSize?: number;
   bandwidthLimit?: number;
   progress: boolean;
@@ -29,7 +30,7 @@ async function openTarget(options: CopyCommandOptions, size: number, io: NbdCliI
   if (!isNbdUri(options.destination)) {
     return { target: await createFileTarget(options.destination, { size, ...(options.targetIsZero ? { zeroInitialized: true } : {}) }) };
   }
-  const client = await NbdClient.connect(options.destination, { signal: io.signal });
+  const client = await NbdClient.connect(options.destination, { signal: io.signal, connections: options.connections });
   if (client.size < size) {
     await client.close();
     throw new BpError('BP_INVALID_ARGUMENT', `The target export is ${client.size} bytes, smaller than the source (${size}); create a larger target.`);
@@ -55,7 +56,7 @@ function progressPrinter(io: NbdCliIo): (progress: CopyProgress) => void {
 export async function copyCommand(options: CopyCommandOptions, io: NbdCliIo): Promise<number> {
   const context = options.bitmap ? dirtyBitmapContext(options.bitmap) : 'base:allocation';
   // With a bitmap only the bitmap is negotiated: snapshot-access exports refuse anything else outside dirty extents.
-  await using source = await NbdClient.connect(options.source, { metaContexts: [context], signal: io.signal });
+  await using source = await NbdClient.connect(options.source, { metaContexts: [context], signal: io.signal, connections: options.connections });
   if (options.bitmap && !source.metaContexts.includes(context)) {
     throw new BpError('BP_NOT_FOUND', `The source export has no dirty bitmap "${options.bitmap}"; check the bitmap name (qemu-nbd -B NAME).`);
   }

@@ -21,6 +21,7 @@ Options:
   --context C              map: metadata context (default base:allocation)
   --bitmap NAME            copy: only the dirty extents of qemu:dirty-bitmap:NAME
   --requests N             copy: requests in flight (default 8)
+  --connections N          copy: NBD connections per export when the server allows multi-conn (default 1)
   --request-size SIZE      copy: bytes per request (default 2M)
   --bwlimit SIZE           copy: limit in bytes/s, e.g. 50M
   --discard-source         copy: TRIM each region on the source once written
@@ -57,6 +58,7 @@ async function dispatch(argv: string[], io: NbdCliIo): Promise<number> {
       context: { type: 'string' },
       bitmap: { type: 'string' },
       requests: { type: 'string' },
+      connections: { type: 'string' },
       'request-size': { type: 'string' },
       bwlimit: { type: 'string' },
       'discard-source': { type: 'boolean', default: false },
@@ -83,6 +85,7 @@ async function dispatch(argv: string[], io: NbdCliIo): Promise<number> {
           destination: destination!,
           bitmap: values.bitmap,
           requests: positiveInteger(values.requests, '--requests'),
+          connections: positiveInteger(values.connections, '--connections'),
           requestSize: values['request-size'] === undefined ? undefined : parseSize(values['request-size'], '--request-size'),
           bandwidthLimit: values.bwlimit === undefined ? undefined : parseSize(values.bwlimit, '--bwlimit'),
           progress: values.progress && !values.json,
