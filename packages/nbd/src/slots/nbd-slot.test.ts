@@ -8,7 +8,7 @@ import { BpError } from '@bp/api';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NBD_MODULE_REMEDY, reserveNbdSlot } from './nbd-slot.js';
-import { isDeviceTakenMessage } from './qemu-nbd-binding.js';
+import { isDeviceTakenMessage, qemuNbdDeviceBinding } from './qemu-nbd-binding.js';
 import { parseReservations } from './reservations.js';
 import { nbdSlotPaths, type NbdSlotRoots } from './slot-paths.js';
 
@@ -141,6 +141,37 @@ describe('reserveNbdSlot', () => {
       renewed = entries.some((entry) => entry.index === slot.index && entry.time > aged + 10);
     }
     expect(renewed).toBe(true);
+  });
+
+  it('binds with qemu-nbd -c, moves on at "Failed to set NBD socket" and unbinds with qemu-nbd -d', async () => {
+    // No kernel module here, so a stand-in qemu-nbd on PATH plays the kernel's answers.
+    const bin = join(tree.base, 'bin');
+    const log = join(tree.base, 'qemu-nbd.log');
+    await mkdir(bin);
+    await writeFile(
+      join(bin, 'qemu-nbd'),
+      `#!/bin/sh\necho "$*" >> '${log}'\ncase "$2" in\n  */nbd0) echo 'qemu-nbd: Failed to set NBD socket' >&2; exit 1;;\n  */nbd2) echo 'qemu-nbd: Could not open image' >&2; exit 1;;\nesac\nexit 0\n`,
+      { mode: 0o755 },
+    );
+    const originalPath = process.env.PATH;
+    process.env.PATH = `${bin}:${originalPath ?? ''}`;
+    cleanups.push(async () => {
+      process.env.PATH = originalPath;
+    });
+    const binding = qemuNbdDeviceBinding(['--format=qcow2', '/images/disk.qcow2']);
+    const slot = await reserveNbdSlot({ roots: tree.roots, connect: binding.connect, disconnect: binding.disconnect });
+    expect(slot.index).toBe(1);
+    await slot.release();
+    const dev = tree.roots.dev;
+    expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual([
+      `-c ${dev}/nbd0 --format=qcow2 /images/disk.qcow2`,
+      `-c ${dev}/nbd1 --format=qcow2 /images/disk.qcow2`,
+      `-d ${dev}/nbd1`,
+    ]);
+    // The next candidate is nbd2, whose failure is not "taken": it ends the search.
+    const error = await reserveNbdSlot({ roots: tree.roots, connect: binding.connect }).catch((caught: unknown) => caught);
+    expect(BpError.hasCode(error, 'BP_QEMU_FAILED')).toBe(true);
+    expect((error as BpError).message).toContain('Could not open image');
   });
 
   it('runs disconnect on release', async () => {
