@@ -112,4 +112,39 @@ describe('openVm on a running QEMU (QMP)', () => {
     await vm.close();
     await expectNoLeaks(scratch.dir, scratch.workDir, [qemu.pid]);
   });
+
+  it('undoes a setup that fails after the bitmaps were frozen; the bitmap stays usable', async () => {
+    await using vm = await open();
+    const first = await vm.setupAccess({ storeId: 'store1', answers: { 'drive-scsi0': 'use' }, mechanism: 'nbd' });
+    await first.teardown(true);
+    await guestWrite(0x21, 2 * MiB, 64 * KiB);
+    // Someone else's NBD server makes bp's nbd-server-start fail after all devices are set up.
+    await qemu.qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: join(scratch.dir, 'other.sock') } } });
+    const error = await vm.setupAccess({ storeId: 'store1', answers: { 'drive-scsi0': 'use' }, mechanism: 'nbd' }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'BP_QMP_ERROR' });
+    const nodes = await qemu.qmp.execute<{ 'node-name': string }[]>('query-named-block-nodes', { flat: true });
+    expect(nodes.map((node) => node['node-name']).sort()).toEqual(['disk0', 'file0', 'guest0']);
+    expect(await qemu.qmp.execute('query-block-jobs')).toEqual([]);
+    await qemu.qmp.execute('nbd-server-stop');
+
+    await guestWrite(0x22, 4 * MiB, 64 * KiB);
+    const access = await vm.setupAccess({ storeId: 'store1', answers: { 'drive-scsi0': 'use' }, mechanism: 'nbd' });
+    const volume = access.volumes['drive-scsi0'] as NbdVmVolume;
+    expect(volume.bitmapMode).toBe('reuse');
+    expect(await dirtyExtents(`nbd+unix:///drive-scsi0?socket=${volume.nbdPath}`, 'snapshot-access:store1')).toEqual([
+      { offset: 2 * MiB, length: 64 * KiB },
+      { offset: 4 * MiB, length: 64 * KiB },
+    ]);
+    await access.teardown(true);
+  });
+
+  it('cleans up mounts and files when QEMU dies during the backup', async () => {
+    const vm = await open();
+    const access = await vm.setupAccess({ storeId: 'store1', answers: { 'drive-scsi0': 'new' }, mechanism: 'file-handle' });
+    process.kill(qemu.pid, 'SIGKILL');
+    await expect(access.teardown(false)).rejects.toMatchObject({ code: 'BP_QEMU_FAILED' });
+    await vm.close();
+    await qemu.stop();
+    await expectNoLeaks(scratch.dir, scratch.workDir);
+  });
 });
