@@ -1,3 +1,3 @@
 import { packageConfig } from '../../tooling/vitest.shared.ts';
 
-export default packageConfig("@bp/cli");
+export default packageConfig('@bp/cli', { globalSetup: ['test/global-setup.ts'] });

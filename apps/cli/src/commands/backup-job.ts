@@ -1,10 +1,12 @@
 import { BpError, parsePruneOptions, type BackupStorage, type GuestType } from '@bp/api';
-import { runBackupJob, type GuestSpec, type JobEvent } from '@bp/host';
+import { runBackupJob, type GuestSpec } from '@bp/host';
 import type { CommandContext } from '../args/command-spec.js';
 import type { OptionSpec } from '../args/option-spec.js';
 import { parseBandwidth, stringValue } from '../args/values.js';
 import type { BackupResultJson } from '../output/json-types.js';
 import { formatBytes, formatDuration, formatRate } from '../output/format.js';
+import { trackStorageGrowth } from '../progress/storage-growth.js';
+import { BytesReadCollector } from './bytes-read.js';
 
 /** Options shared by `bp backup vm` and `bp backup ct`. */
 export const BACKUP_JOB_OPTIONS: readonly OptionSpec[] = [
@@ -30,14 +32,6 @@ export function jobOptionsFrom(values: Record<string, unknown>): { bwlimitKiB?: 
   };
 }
 
-/** Events of the job rendered as a status line on stderr (and the spinner of the progress bar). */
-function eventLogger(context: CommandContext, onPhase: (phase: string) => void): (event: JobEvent) => void {
-  return (event) => {
-    if (event.type === 'phase') onPhase(event.phase);
-    if (event.type === 'progress' && (event.level !== 'info' || context.global.debug)) context.log(`${event.level}: ${event.message}`);
-  };
-}
-
 /**
  * Runs a one-guest backup job and turns its outcome into the command's JSON. A failed guest or
  * job throws its BpError (the host already removed anything partial).
@@ -51,20 +45,24 @@ export async function runGuestBackup(
   const jobOptions = jobOptionsFrom(options.values);
   const before = await storage.listVolumes({ vmid: guest.vmid });
   const started = Date.now();
-  const bar = context.progress(`${guest.type === 'qemu' ? 'vm' : 'ct'} ${guest.vmid}`, options.totalBytes);
+  const bar = context.progress(`backup ${guest.type === 'qemu' ? 'vm' : 'ct'} ${guest.vmid}`, options.totalBytes);
+  const stopTracking = trackStorageGrowth(storage, bar);
+  const bytesRead = new BytesReadCollector();
   let result;
   try {
     result = await runBackupJob({
       storage,
       guests: [guest],
       options: jobOptions,
+      // Errors end up in the thrown BpError; print them here only with --debug to avoid doubles.
       log: (level, message) => {
-        if (level !== 'info' || context.global.debug) context.log(`${level}: ${message}`);
+        bytesRead.observe(message);
+        if (level === 'warn' || context.global.debug) context.log(`${level}: ${message}`);
       },
-      onEvent: eventLogger(context, () => bar.update(0)),
       signal: context.signal,
     });
   } finally {
+    stopTracking();
     bar.stop();
   }
   const guestResult = result.guests[0];
@@ -78,18 +76,19 @@ export async function runGuestBackup(
   const after = await storage.listVolumes({ vmid: guest.vmid });
   const volume = after.find((candidate) => candidate.volid === guestResult.volid);
   const remaining = new Set(after.map((candidate) => candidate.volid));
-  const bytesCopied = guestResult.size ?? volume?.size ?? 0;
+  const bytesCopied = bytesRead.total ?? guestResult.size ?? volume?.size ?? 0;
   return {
     storage: storage.storeId,
     volid: guestResult.volid,
     vmid: guest.vmid,
     type: guest.type as GuestType,
-    mode: options.mode,
+    // A VM backup without a base is full whatever was asked (first backup, lost bitmap).
+    mode: guest.type === 'qemu' ? (volume?.parent ? 'incremental' : 'full') : options.mode,
     bytesCopied,
     archiveSize: guestResult.size ?? null,
     durationMs,
     throughput: durationMs > 0 ? Math.round((bytesCopied * 1000) / durationMs) : 0,
-    disks: [],
+    disks: bytesRead.devices.map(({ device, bytesRead: copied, bitmapStatus }) => ({ device, bytesCopied: copied, bitmapStatus })),
     protected: volume?.protected === true,
     notes: volume?.notes ?? null,
     pruned: before.filter((candidate) => !remaining.has(candidate.volid)).map((candidate) => candidate.volid),

@@ -8,6 +8,7 @@ import { usageError } from '../errors/usage-error.js';
 import { formatBytes, formatDuration, formatRate } from '../output/format.js';
 import type { RestoreJson } from '../output/json-types.js';
 import { providerLog } from './provider-log.js';
+import { withDeviceProgress } from '../progress/device-progress.js';
 import { findVolume, resolveVolumeArgument } from './volume-argument.js';
 
 /** Refuses a target that already has content: a restore never mixes with or overwrites files. */
@@ -45,19 +46,19 @@ export const restoreCommand: CommandSpec = {
     const targetDir = absolutePath(context.io.cwd, toText);
     await prepareTarget(targetDir);
     const started = Date.now();
-    const common = { storage: target.storage, volname: target.volname, targetDir, log: providerLog(context), signal: context.signal };
+    const common = { storage: target.storage, volid: target.volid, targetDir, log: providerLog(context), signal: context.signal };
     const json: RestoreJson = { volid: target.volid, type: volume.subtype, target: targetDir, disks: [], root: null, configPath: null, bytesWritten: 0, durationMs: 0 };
     let config: string | undefined;
     if (volume.subtype === 'qemu') {
-      const result = await hostRestoreVm({ ...common, format });
-      json.disks = result.disks;
+      const result = await withDeviceProgress(context, (onProgress) => hostRestoreVm({ ...common, format, onProgress }));
+      json.disks = result.disks.map(({ device, path, format: diskFormat, size }) => ({ device, path, format: diskFormat, size }));
       json.bytesWritten = result.disks.reduce((sum, disk) => sum + disk.size, 0);
       config = result.config;
     } else {
       // The tree goes one level down so that guest.conf does not land inside the container root.
       const root = join(targetDir, 'rootfs');
       const result = await hostRestoreContainer({ ...common, targetDir: root });
-      json.root = result.root ?? root;
+      json.root = root;
       config = result.config;
     }
     if (config !== undefined) {

@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { BpError, isValidStorageId, parseWithSchema } from '@bp/api';
 import type { CommandSpec } from '../args/command-spec.js';
 import { absolutePath, parseCount, stringValue } from '../args/values.js';
@@ -74,6 +75,7 @@ export const storageAddCommand: CommandSpec = {
     if (file.storages.some((entry) => entry.id === id)) {
       throw new BpError('BP_ALREADY_EXISTS', `storage ${id} is already in ${context.paths.storagesFile}; remove it first with \`bp storage remove ${id}\``, { details: { id } });
     }
+    await mkdir(String(config.path), { recursive: true });
     file.storages.push({ id, type, ...config });
     if (context.values.default === true) file.default = id;
     await writeStoragesFile(context.paths.storagesFile, file);

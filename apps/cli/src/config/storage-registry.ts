@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BpError, parseWithSchema, type BackupStorage } from '@bp/api';
 import { dirExampleType, pluginForType } from '../deps/plugins.js';
@@ -66,9 +67,11 @@ export async function findStorage(paths: BpPaths, id: string | undefined): Promi
  * Validates an entry's config with its plugin's schema and opens it. `overrides` replace config
  * keys for this process only (e.g. `--mode` sets `vm-backup-mode`).
  */
-export function openStorageEntry(entry: StorageEntry, overrides: Record<string, unknown> = {}): BackupStorage {
+export async function openStorageEntry(entry: StorageEntry, overrides: Record<string, unknown> = {}): Promise<BackupStorage> {
   const plugin = pluginForType(entry.type);
   const config = parseWithSchema(plugin.configSchema, { ...entry.config, ...overrides }, `config of storage ${entry.id}`);
+  // Embedded storages live under the data directory and must work on first use.
+  if (entry.source === 'embedded' && typeof entry.config.path === 'string') await mkdir(entry.config.path, { recursive: true, mode: 0o700 });
   return plugin.open(entry.id, config);
 }
 

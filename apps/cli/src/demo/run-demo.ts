@@ -64,7 +64,7 @@ export async function runDemo(context: CommandContext, options: DemoOptions): Pr
       pending.push({
         step,
         verify: async (scratch, signal) => {
-          const restored = await hostRestoreVm({ storage, volname: result.volid.slice(result.volid.indexOf(':') + 1), targetDir: scratch, format: 'qcow2', log: providerLog(context), signal });
+          const restored = await hostRestoreVm({ storage, volid: result.volid, targetDir: scratch, format: 'qcow2', log: providerLog(context), signal });
           const restoredDisk = restored.disks[0];
           if (!restoredDisk || restored.disks.length !== 1) return `expected one restored disk, got ${restored.disks.length}`;
           return compareImages(reference, restoredDisk.path, signal);
@@ -90,8 +90,8 @@ export async function runDemo(context: CommandContext, options: DemoOptions): Pr
       step: ctStep,
       verify: async (scratch, signal) => {
         const root = join(scratch, 'rootfs');
-        const restored = await hostRestoreContainer({ storage: ctStorage, volname: ctResult.volid.slice(ctResult.volid.indexOf(':') + 1), targetDir: root, log: providerLog(context), signal });
-        const differences = await compareTrees(tree, restored.root ?? root);
+        await hostRestoreContainer({ storage: ctStorage, volid: ctResult.volid, targetDir: root, log: providerLog(context), signal });
+        const differences = await compareTrees(tree, root);
         return differences.length === 0 ? undefined : differences.slice(0, 5).join('; ');
       },
     });

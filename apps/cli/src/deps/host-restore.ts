@@ -1,43 +1,42 @@
 import type { BackupStorage, LogFunction } from '@bp/api';
 import * as host from '@bp/host';
+import { restoreVm, type RestoredVm } from '@bp/host';
 import { optionalExport } from './optional-export.js';
 
-/** What the CLI needs from @bp/host's VM restore. */
+/** A VM restore as the CLI asks for it. */
 export interface VmRestoreRequest {
   storage: BackupStorage;
-  volname: string;
+  volid: string;
   targetDir: string;
   format: 'qcow2' | 'raw';
+  bwlimitKiB?: number;
   log: LogFunction;
+  onProgress?: (device: string, percent: number) => void;
   signal: AbortSignal;
 }
 
-/** One restored disk. */
-export interface RestoredDisk {
-  device: string;
-  path: string;
-  format: 'qcow2' | 'raw';
-  size: number;
-}
-
-/** What the CLI needs from @bp/host's container restore. */
+/** A container restore as the CLI asks for it. */
 export interface ContainerRestoreRequest {
   storage: BackupStorage;
-  volname: string;
+  volid: string;
   targetDir: string;
   log: LogFunction;
   signal: AbortSignal;
 }
 
-type RestoreVm = (request: VmRestoreRequest) => Promise<{ disks: RestoredDisk[]; config?: string }>;
-type RestoreContainer = (request: ContainerRestoreRequest) => Promise<{ root?: string; config?: string }>;
+/** What the CLI reads from a container restore. */
+export interface RestoredContainerView {
+  config?: string;
+}
 
-/** @bp/host's `restoreVm` (BP_NOT_SUPPORTED when this build lacks it). */
-export function hostRestoreVm(request: VmRestoreRequest): Promise<{ disks: RestoredDisk[]; config?: string }> {
-  return optionalExport<RestoreVm>(host, '@bp/host', 'restoreVm')(request);
+type RestoreContainer = (request: ContainerRestoreRequest) => Promise<RestoredContainerView>;
+
+/** @bp/host's `restoreVm`: one image per device in `targetDir`, created images removed on failure. */
+export function hostRestoreVm(request: VmRestoreRequest): Promise<RestoredVm> {
+  return restoreVm(request);
 }
 
 /** @bp/host's `restoreContainer` (BP_NOT_SUPPORTED when this build lacks it). */
-export function hostRestoreContainer(request: ContainerRestoreRequest): Promise<{ root?: string; config?: string }> {
+export function hostRestoreContainer(request: ContainerRestoreRequest): Promise<RestoredContainerView> {
   return optionalExport<RestoreContainer>(host, '@bp/host', 'restoreContainer')(request);
 }

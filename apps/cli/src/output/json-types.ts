@@ -39,12 +39,14 @@ export interface ShowJson extends BackupJson {
   disks: Array<{ device: string; size: number }>;
 }
 
-/** One disk of a VM backup. */
+/** One disk of a VM backup, as the task log reported it. */
 export interface BackupDiskJson {
+  /** Backup device name, e.g. `drive-scsi0`. */
   device: string;
-  size: number;
+  /** Bytes read from the snapshot access (only dirty extents for incrementals). */
   bytesCopied: number;
-  bitmapMode: string | null;
+  /** The dirty-bitmap status ("created new", "OK (4.0 MiB of 256 MiB dirty)"), if any. */
+  bitmapStatus: string | null;
 }
 
 /** `bp backup vm` and `bp backup ct`. */
