@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BackupProvider, BackupStorage } from '@bp/api';
+import type { BackupStorage } from '@bp/api';
 import { restoreVm, runBackupJob, type VmGuestSpec } from '../src/index.js';
 import { copyPlugin } from './support/copy-plugin.js';
 import { expectNoLeaks, leakBaseline } from './support/leaks.js';
+import { spyOnProviders } from './support/provider-spy.js';
 
 let dir: string;
 let baseline: { sockets: number };
@@ -98,34 +99,13 @@ describe('VM backup through real QEMU snapshot access, restore through qemu-img'
   });
 });
 
-function recordingWrapper(storage: BackupStorage<{ path: string }>, overrides: Partial<BackupProvider>, calls: string[]): BackupStorage<{ path: string }> {
-  return {
-    ...storage,
-    newBackupProvider: (log) => {
-      const instance = calls.filter((c) => c === 'new').length + 1;
-      calls.push('new');
-      const inner = { ...storage.newBackupProvider(log), ...overrides };
-      return new Proxy(inner, {
-        get(target, key, receiver) {
-          const value = Reflect.get(target, key, receiver) as unknown;
-          if (typeof value !== 'function') return value;
-          return (...args: unknown[]) => {
-            calls.push(`#${instance}.${String(key)}${typeof args[1] === 'string' && String(key).includes('Volume') ? `(${args[1]})` : ''}`);
-            return (value as (...a: unknown[]) => unknown).apply(target, args);
-          };
-        },
-      });
-    },
-  };
-}
-
 describe('restoreVm call order and failures (spec 1.4)', () => {
   it('calls the early check on object #2, the restore on object #1 in spec order', async () => {
     const { storage, volid } = await backupOneVm();
     const calls: string[] = [];
     const target = join(dir, 'restored');
     mkdirSync(target);
-    await restoreVm({ storage: recordingWrapper(storage, {}, calls), volid, targetDir: target });
+    await restoreVm({ storage: spyOnProviders(storage, {}, calls), volid, targetDir: target });
     expect(calls).toEqual([
       'new',
       'new',
@@ -147,7 +127,7 @@ describe('restoreVm call order and failures (spec 1.4)', () => {
     const calls: string[] = [];
     const target = join(dir, 'restored');
     mkdirSync(target);
-    const wrapped = recordingWrapper(storage, { restoreVmInit: async () => ({ 'drive-scsi0': { size: 1024 } }) }, calls);
+    const wrapped = spyOnProviders(storage, { restoreVmInit: async () => ({ 'drive-scsi0': { size: 1024 } }) }, calls);
     await expect(restoreVm({ storage: wrapped, volid, targetDir: target })).rejects.toThrow("archive does not contain data for drive 'efidisk0'");
     expect(calls.at(-1)).toBe('#1.restoreVmCleanup');
     expect(readdirSync(target)).toEqual([]);
@@ -158,7 +138,7 @@ describe('restoreVm call order and failures (spec 1.4)', () => {
     const calls: string[] = [];
     const target = join(dir, 'restored');
     mkdirSync(target);
-    const wrapped = recordingWrapper(storage, { restoreVmVolumeInit: async () => ({ qemuImgPath: 'nbd+unix:///x?socket=/nonexistent' }) }, calls);
+    const wrapped = spyOnProviders(storage, { restoreVmVolumeInit: async () => ({ qemuImgPath: 'nbd+unix:///x?socket=/nonexistent' }) }, calls);
     await expect(restoreVm({ storage: wrapped, volid, targetDir: target })).rejects.toMatchObject({ code: 'BP_UNSAFE_IMAGE' });
     expect(calls.slice(-3)).toEqual(['#1.restoreVmVolumeInit(drive-efidisk0)', '#1.restoreVmVolumeCleanup(drive-efidisk0)', '#1.restoreVmCleanup']);
     expect(readdirSync(target)).toEqual([]);

@@ -1,0 +1,145 @@
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BpError, type LogFunction } from '@bp/api';
+import { execa, type ExecaError } from 'execa';
+import { usernsCommand, type IdMapEntry } from '../userns/index.js';
+import { throttle } from './throttle.js';
+
+/** PVE's `$COMMON_TAR_FLAGS` (PVE::LXC) used for container archives. */
+export const COMMON_TAR_FLAGS: readonly string[] = Object.freeze([
+  '--sparse',
+  '--numeric-owner',
+  '--acls',
+  '--xattrs',
+  '--xattrs-include=user.*',
+  '--xattrs-include=security.capability',
+  '--warning=no-file-ignored',
+  '--warning=no-xattr-write',
+]);
+
+const COMPRESSION: ReadonlyArray<[RegExp, string[]]> = [
+  [/\.tar$/, []],
+  [/\.tar\.gz$/, ['-z']],
+  [/\.tar\.bz2$/, ['-j']],
+  [/\.tar\.xz$/, ['-J']],
+  [/\.tar\.lzo$/, ['--lzop']],
+  [/\.tar\.zst$/, ['--zstd']],
+];
+
+/** The decompression flag chosen by file name, as PVE does for untrusted archives (never by content). */
+export function decompressionFlags(path: string): string[] {
+  const match = COMPRESSION.find(([pattern]) => pattern.test(path));
+  if (!match) {
+    throw new BpError('BP_ARCHIVE_UNSAFE', `file '${path}' does not look like a template archive; the provider must return a .tar, .tar.gz, .tar.bz2, .tar.xz, .tar.lzo or .tar.zst path`);
+  }
+  return match[1];
+}
+
+function tarError(error: unknown, what: string): BpError {
+  if (BpError.isInstance(error)) return error;
+  const e = error as Partial<ExecaError>;
+  if (e.isCanceled) return new BpError('BP_ABORTED', `${what} was aborted`, { cause: error });
+  const stderr = typeof e.stderr === 'string' ? e.stderr.trim() : '';
+  return new BpError('BP_ARCHIVE_FAILED', `${what} failed: ${stderr || (error instanceof Error ? error.message : String(error))}`, { cause: error });
+}
+
+// `tar -tv` line: type+mode, owner/group, size (or major,minor), date, time, name.
+const LISTING_LINE = /^(\S)\S*\s+\S+\s+\S+\s+\S+\s+\S+\s+(.*)$/;
+const SBIN = /^(?:\.\/)?sbin\/?(?: -> .*| link to .*)?$/;
+
+/**
+ * PVE's checks of an untrusted container archive (pve-container `restore_external_archive`): the
+ * listing must succeed, have at least 10 members, contain `sbin` (directory, symlink or hard
+ * link) and no multi-volume member.
+ */
+export async function checkUntrustedTar(path: string, signal?: AbortSignal): Promise<void> {
+  const flags = decompressionFlags(path);
+  let stdout: string;
+  try {
+    ({ stdout } = await execa('tar', ['-tv', ...flags, '-f', path], { maxBuffer: 512 * 1024 * 1024, ...(signal ? { cancelSignal: signal } : {}) }));
+  } catch (error) {
+    throw tarError(error, `listing archive '${path}'`);
+  }
+  let members = 0;
+  let sbin = false;
+  for (const line of stdout.split('\n')) {
+    const match = LISTING_LINE.exec(line);
+    if (!match) continue;
+    members += 1;
+    const [, type = '', name = ''] = match;
+    if (type === 'M') throw new BpError('BP_ARCHIVE_UNSAFE', `archive '${path}' is a multi-volume archive, which is not supported`);
+    if ((type === 'd' || type === 'l' || type === 'h') && SBIN.test(name)) sbin = true;
+  }
+  if (members < 10) throw new BpError('BP_ARCHIVE_UNSAFE', `archive '${path}' has only ${members} members; a container archive has at least 10`);
+  if (!sbin) throw new BpError('BP_ARCHIVE_UNSAFE', `archive '${path}' has no 'sbin'; it does not look like a container root filesystem`);
+}
+
+/** Options of {@link extractIntoRoot}. */
+export interface ExtractOptions {
+  /**
+   * Opens the tar stream (possibly compressed, see `decompression`); called only once the
+   * extraction is ready to read, so no data flows before anyone consumes it.
+   */
+  openInput: () => Readable;
+  decompression: readonly string[];
+  targetRoot: string;
+  idMap: readonly IdMapEntry[];
+  bwlimitKiB?: number;
+  /** `--ignore-unpack-errors`: extraction errors only warn. */
+  ignoreUnpackErrors?: boolean;
+  log: LogFunction;
+  signal?: AbortSignal;
+}
+
+/**
+ * PVE's extraction of a container archive: `tar xpf - --totals <COMMON_TAR_FLAGS> -C <root>
+ * --skip-old-files --anchored --exclude ./dev/*` as root of the container's user namespace, so
+ * owners land shifted and nothing can be written where the mapped root may not write.
+ */
+export async function extractIntoRoot(options: ExtractOptions): Promise<void> {
+  const tarArgs = ['tar', 'xpf', '-', '--totals', ...COMMON_TAR_FLAGS, ...options.decompression, '-C', options.targetRoot, '--skip-old-files', '--anchored', '--exclude', './dev/*'];
+  const command = await usernsCommand(options.idMap, tarArgs);
+  let input: Readable | undefined;
+  try {
+    const child = execa(command.file, command.args, { env: command.env, extendEnv: false, stdin: 'pipe', ...(options.signal ? { cancelSignal: options.signal } : {}) });
+    input = options.openInput();
+    const feeding = options.bwlimitKiB
+      ? pipeline(input, throttle(options.bwlimitKiB * 1024, options.signal), child.stdin!)
+      : pipeline(input, child.stdin!);
+    const [fed, extracted] = await Promise.allSettled([feeding, child]);
+    if (extracted.status === 'rejected') {
+      const error = tarError(extracted.reason, 'extracting the container archive');
+      if (!options.ignoreUnpackErrors || error.code === 'BP_ABORTED') throw error;
+      options.log('warn', error.message);
+    } else {
+      for (const line of extracted.value.stderr.split('\n')) if (line.trim() !== '') options.log('info', line);
+    }
+    if (fed.status === 'rejected' && extracted.status === 'fulfilled') throw tarError(fed.reason, 'reading the container archive');
+  } finally {
+    input?.destroy();
+    await command.dispose();
+  }
+}
+
+/** The archive file as a stream, for {@link extractIntoRoot}. */
+export function archiveFileStream(path: string): Readable {
+  return createReadStream(path);
+}
+
+/**
+ * A privileged `tar cpf - <COMMON_TAR_FLAGS> --directory=<dir> .` of a provider's directory
+ * (mechanism `directory`), to feed the same namespaced extraction. Returns the stream and the
+ * process to await.
+ */
+export function directoryTarStream(directory: string, signal?: AbortSignal): { stream: Readable; done: Promise<unknown> } {
+  const child = execa('tar', ['cpf', '-', ...COMMON_TAR_FLAGS, `--directory=${directory}`, '.'], {
+    stdout: 'pipe',
+    buffer: { stdout: false },
+    ...(signal ? { cancelSignal: signal } : {}),
+  });
+  const done = child.catch((error: unknown) => {
+    throw tarError(error, `archiving directory '${directory}'`);
+  });
+  return { stream: child.stdout!, done };
+}
