@@ -128,34 +128,11 @@ async function isCandidate(paths: NbdSlotPaths, index: number, valid: readonly N
 function createSlot(paths: NbdSlotPaths, picked: PickedDevice, options: ReserveNbdSlotOptions, lockTimeoutMs: number): NbdSlot {
   const { index, owner } = picked;
   const devicePath = paths.device(index);
-  let reservedAt = picked.reservedAt;
-  let refreshing: Promise<void> = Promise.resolve();
-  const refreshIntervalMs = options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
-  const timer =
-    refreshIntervalMs > 0
-      ? setInterval(() => {
-          refreshing = refreshing.then(async () => {
-            try {
-              const now = unixNow();
-              await withGlobalLock(paths, lockTimeoutMs, undefined, async () => {
-                const entries = validReservations(await readReservations(paths.reservationFile), now);
-                const others = entries.filter((entry) => !(entry.index === index && entry.time === reservedAt));
-                await writeReservations(paths.reservationFile, [...others, { index, time: now }]);
-              });
-              reservedAt = now;
-            } catch {
-              // Best effort: the owner lock still protects the device from other bp processes.
-            }
-          });
-        }, refreshIntervalMs)
-      : undefined;
-  timer?.unref();
-
+  const stopRenewing = renewReservation(paths, picked, options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS, lockTimeoutMs);
   let releasing: Promise<void> | undefined;
   const release = (): Promise<void> => {
     releasing ??= (async () => {
-      if (timer) clearInterval(timer);
-      await refreshing;
+      await stopRenewing();
       try {
         await options.disconnect?.(devicePath, index);
       } finally {
@@ -168,6 +145,37 @@ function createSlot(paths: NbdSlotPaths, picked: PickedDevice, options: ReserveN
     return releasing;
   };
   return { index, devicePath, release, [Symbol.asyncDispose]: release };
+}
+
+/**
+ * Rewrites our reservation line with the current time every `intervalMs` (0: never), so it never
+ * expires for Proxmox's allocator while we hold the device. Returns the function that stops it.
+ */
+function renewReservation(paths: NbdSlotPaths, picked: PickedDevice, intervalMs: number, lockTimeoutMs: number): () => Promise<void> {
+  if (intervalMs <= 0) return () => Promise.resolve();
+  let reservedAt = picked.reservedAt;
+  let renewing: Promise<void> = Promise.resolve();
+  const renew = async (): Promise<void> => {
+    try {
+      const now = unixNow();
+      await withGlobalLock(paths, lockTimeoutMs, undefined, async () => {
+        const entries = validReservations(await readReservations(paths.reservationFile), now);
+        const others = entries.filter((entry) => !(entry.index === picked.index && entry.time === reservedAt));
+        await writeReservations(paths.reservationFile, [...others, { index: picked.index, time: now }]);
+      });
+      reservedAt = now;
+    } catch {
+      // Best effort: the owner lock still protects the device from other bp processes.
+    }
+  };
+  const timer = setInterval(() => {
+    renewing = renewing.then(renew);
+  }, intervalMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await renewing;
+  };
 }
 
 async function withGlobalLock<T>(paths: NbdSlotPaths, timeoutMs: number, signal: AbortSignal | undefined, body: () => Promise<T>): Promise<T> {
