@@ -18,6 +18,8 @@ export interface VmDevice {
   size: number;
   /** Bitmaps survive in the image (offline qcow2). */
   persistentBitmaps: boolean;
+  /** QOM path of the guest device using `node` in a running QEMU, if known. */
+  guestDevice?: string | undefined;
 }
 
 /** What one device's access consists of in QEMU. */
@@ -72,20 +74,7 @@ export async function setupDeviceAccess(
     if (usesBitmap) stack.push(`bitmap ${bitmapName} of ${disk.device}`, (success) => commitBitmap(qmp, disk.node, bitmapName, success));
   };
 
-  if (context.live) {
-    // QEMU 7.2 cannot put a filter under a device that already uses the node, but a sync=none
-    // backup job inserts copy-before-write itself and moves every user of the node onto it.
-    const jobId = `${tag}-fleece`;
-    const backup: TransactionAction = {
-      type: 'blockdev-backup',
-      data: { 'job-id': jobId, device: disk.node, target: fleeceNode, sync: 'none', 'filter-node-name': cbwNode, 'auto-dismiss': true },
-    };
-    await qmp.execute('transaction', { actions: [...freeze, backup] });
-    commitOnTeardown();
-    stack.push(`fleecing job of ${disk.device}`, () => cancelJob(qmp, jobId));
-  } else {
-    if (freeze.length > 0) await qmp.execute('transaction', { actions: freeze });
-    commitOnTeardown();
+  const addFilter = async (): Promise<void> => {
     await qmp.execute('blockdev-add', {
       driver: 'copy-before-write',
       'node-name': cbwNode,
@@ -96,6 +85,37 @@ export async function setupDeviceAccess(
       ...(usesBitmap ? { bitmap: { node: disk.node, name: bitmapName } } : {}),
     });
     stack.push(`copy-before-write node of ${disk.device}`, () => deleteBlockNode(qmp, cbwNode));
+  };
+
+  if (!context.live) {
+    // Offline: nothing writes to the node but what goes through the filter (writeExportFor).
+    if (freeze.length > 0) await qmp.execute('transaction', { actions: freeze });
+    commitOnTeardown();
+    await addFilter();
+  } else if (disk.guestDevice !== undefined) {
+    // The guest device is moved onto the filter while the guest is paused, so that the bitmap
+    // freeze, the filter and the device switch are one point in time.
+    const guestDevice = disk.guestDevice;
+    await withGuestPaused(qmp, async () => {
+      if (freeze.length > 0) await qmp.execute('transaction', { actions: freeze });
+      commitOnTeardown();
+      await addFilter();
+      const previous = await qmp.execute<string>('qom-get', { path: guestDevice, property: 'drive' });
+      await qmp.execute('qom-set', { path: guestDevice, property: 'drive', value: cbwNode });
+      stack.push(`drive of ${guestDevice}`, () => qmp.execute('qom-set', { path: guestDevice, property: 'drive', value: previous }).then(() => undefined));
+    });
+  } else {
+    // QEMU 7.2 cannot put a filter under users of a node it does not know as a device, but a
+    // sync=none backup job inserts copy-before-write itself and moves every user of the node
+    // onto it. Its filter takes no bitmap: reads outside the dirty extents are not refused.
+    const jobId = `${tag}-fleece`;
+    const backup: TransactionAction = {
+      type: 'blockdev-backup',
+      data: { 'job-id': jobId, device: disk.node, target: fleeceNode, sync: 'none', 'filter-node-name': cbwNode, 'auto-dismiss': true },
+    };
+    await qmp.execute('transaction', { actions: [...freeze, backup] });
+    commitOnTeardown();
+    stack.push(`fleecing job of ${disk.device}`, () => cancelJob(qmp, jobId));
   }
 
   const accessNode = `${tag}-access`;
@@ -128,4 +148,15 @@ async function cancelJob(qmp: QmpClient, jobId: string): Promise<void> {
   gone.catch(() => undefined);
   await qmp.execute('block-job-cancel', { device: jobId, force: true });
   await gone;
+}
+
+/** Runs `action` with the guest's vCPUs stopped (QMP `stop` drains I/O), resuming only if it ran before. */
+async function withGuestPaused(qmp: QmpClient, action: () => Promise<void>): Promise<void> {
+  const { running } = await qmp.execute<{ running: boolean }>('query-status');
+  if (running) await qmp.execute('stop');
+  try {
+    await action();
+  } finally {
+    if (running) await qmp.execute('cont');
+  }
 }

@@ -48,7 +48,16 @@ async function attach(options: OpenVmOptions, stack: CleanupStack): Promise<{ qm
     const devices: VmDevice[] = [];
     for (const disk of source.disks) {
       const node = await queryBlockNode(qmp, disk.nodeName);
-      devices.push({ device: deviceNameFor(disk.virtdev), virtdev: disk.virtdev, node: disk.nodeName, size: node.image['virtual-size'], persistentBitmaps: false });
+      const guestDevice = disk.guestDevice === undefined ? undefined : qomPathOf(disk.guestDevice);
+      if (guestDevice !== undefined) await assertGuestDevice(qmp, guestDevice);
+      devices.push({
+        device: deviceNameFor(disk.virtdev),
+        virtdev: disk.virtdev,
+        node: disk.nodeName,
+        size: node.image['virtual-size'],
+        persistentBitmaps: false,
+        guestDevice,
+      });
     }
     return { qmp, devices };
   }
@@ -161,5 +170,22 @@ function validateSource(options: OpenVmOptions): void {
     if (!Number.isInteger(granularity) || granularity < 512 || granularity > 2 ** 31 || (granularity & (granularity - 1)) !== 0) {
       throw new BpError('BP_INVALID_ARGUMENT', `bitmapGranularity must be a power of two from 512 B to 2 GiB, got ${String(granularity)}`);
     }
+  }
+}
+
+/** A qdev ID names `/machine/peripheral/<id>`; a QOM path is taken as it is. */
+function qomPathOf(guestDevice: string): string {
+  return guestDevice.startsWith('/') ? guestDevice : `/machine/peripheral/${guestDevice}`;
+}
+
+async function assertGuestDevice(qmp: QmpClient, path: string): Promise<void> {
+  try {
+    await qmp.execute('qom-get', { path, property: 'drive' });
+  } catch (error) {
+    if (!BpError.hasCode(error, 'BP_QMP_ERROR')) throw error;
+    throw new BpError('BP_NOT_FOUND', `QEMU has no guest device ${path} with a drive property; pass the qdev ID of the disk's device`, {
+      cause: error,
+      details: { path },
+    });
   }
 }

@@ -15,7 +15,22 @@ export interface VmDiskSpec {
  */
 export type VmSource =
   | { kind: 'images'; disks: VmDiskSpec[] }
-  | { kind: 'qmp'; socketPath: string; disks: { virtdev: string; nodeName: string }[] };
+  | { kind: 'qmp'; socketPath: string; disks: LiveDiskSpec[] };
+
+/** One disk of a running QEMU. */
+export interface LiveDiskSpec {
+  /** Config key of the drive: `scsi0`, ... */
+  virtdev: string;
+  /** The block node holding the disk's data (what the guest device reads through). */
+  nodeName: string;
+  /**
+   * The guest device using `nodeName`: its qdev ID (`/machine/peripheral/<id>`) or a QOM path.
+   * With it, bp switches the device onto its own copy-before-write filter (QOM `drive`
+   * property), which limits reads to the bitmap's dirty extents as PVE does. Without it, a
+   * `sync=none` backup job inserts the filter and reads are not limited (see README).
+   */
+  guestDevice?: string;
+}
 
 /** Options of {@link openVm}. */
 export interface OpenVmOptions {
