@@ -162,7 +162,7 @@ export class DirBackupProvider implements BackupProvider {
       const opened = volume.mechanism === 'nbd' ? await openNbdSource(volume, info.signal) : fileHandleSource(volume);
       try {
         this.log('info', `${device}: ${base ? `incremental on ${base}` : 'full image'}, mechanism ${volume.mechanism}`);
-        const stats = await writeImage(opened.source, {
+        const stats = await writeImage(opened, {
           imagePath,
           size: volume.size,
           ...(base ? { backingFile: `../${base}` } : {}),
@@ -170,7 +170,7 @@ export class DirBackupProvider implements BackupProvider {
           ...(info.signal ? { signal: info.signal } : {}),
           onWarning: (message) => this.log('warn', `${device}: ${message}`),
         });
-        this.log('info', `${device}: read ${stats.bytesRead} bytes, wrote ${stats.bytesWritten}, ${stats.zeroBytes} zero bytes detected`);
+        this.log('info', `${device}: read ${stats.bytesRead} bytes, wrote ${stats.bytesWritten}, ${stats.bytesZeroed + stats.bytesSkipped} zero bytes detected`);
       } finally {
         await opened.close();
       }

@@ -166,12 +166,16 @@ export async function restoreMatches(provider: BackupProvider, volname: string, 
   if (!devices[DEVICE]) return false;
   try {
     const { qemuImgPath } = await provider.restoreVmVolumeInit(volname, DEVICE, {});
+    let same: boolean;
     try {
-      const result = await execa('cmp', [qemuImgPath, reference], { reject: false });
-      return result.exitCode === 0;
+      // PVE reads the path as raw after an untrusted size check (spec 1.4 g).
+      const info = JSON.parse(await qemuImg('info', '--output=json', '-f', 'raw', qemuImgPath)) as { 'virtual-size': number; 'backing-filename'?: string };
+      same = info['virtual-size'] === devices[DEVICE].size && info['backing-filename'] === undefined && (await execa('cmp', [qemuImgPath, reference], { reject: false })).exitCode === 0;
     } finally {
       await provider.restoreVmVolumeCleanup(volname, DEVICE, {});
     }
+    // The view and its daemon are gone after cleanup.
+    return same && !(await stat(join(qemuImgPath, '..')).then(() => true, () => false));
   } finally {
     await provider.restoreVmCleanup(volname);
   }
