@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { BpError } from '@bp/api';
 import type { QmpClient } from '@bp/nbd';
 import { execa } from 'execa';
 import type { BitmapPlan } from './bitmap-plan.js';
@@ -130,7 +131,12 @@ export async function setupDeviceAccess(
 async function addFleecingImage(context: DeviceAccessContext, disk: VmDevice, tag: string): Promise<string> {
   const path = join(context.runDir, `${tag}-fleece.qcow2`);
   const node = `${tag}-fleece`;
-  await execa('qemu-img', ['create', '-q', '-f', 'qcow2', path, String(disk.size)]);
+  const created = await execa('qemu-img', ['create', '-q', '-f', 'qcow2', path, String(disk.size)], { reject: false });
+  if (created.failed) {
+    throw new BpError('BP_QEMU_FAILED', `cannot create the fleecing image ${path}: ${String(created.stderr).trim() || created.shortMessage}; check space in workDir`, {
+      details: { path },
+    });
+  }
   context.stack.push(`fleecing image of ${disk.device}`, () => rm(path, { force: true }));
   await context.qmp.execute('blockdev-add', {
     driver: 'qcow2',
