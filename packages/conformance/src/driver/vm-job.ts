@@ -1,0 +1,101 @@
+import type { BackupStorage, VmVolumes } from '@bp/api';
+import { openVm, runBackupJob, type BackupJobOptions, type GuestResult, type JobResult, type SnapshotAccess, type VmAccessOpener } from '@bp/host';
+import type { TestDisk } from '../fixtures/disk.js';
+import { ProviderLog } from './provider-log.js';
+
+/** Points where a VM scenario looks at or acts on the snapshot access. */
+export interface VmAccessHooks {
+  /** Right after the snapshot access exists, before `backupVm` (e.g. guest writes during the backup). */
+  afterSetup?(access: SnapshotAccess): Promise<void>;
+  /** Replaces what `backupVm` receives (e.g. to record discards). */
+  wrapVolumes?(volumes: VmVolumes): VmVolumes;
+  /** Before the host tears the access down, with the teardown's `success`. */
+  beforeTeardown?(access: SnapshotAccess, success: boolean): Promise<void>;
+}
+
+/** One VM backup through the host. */
+export interface VmBackupRun {
+  vmid: number;
+  /** Disks in virtdev order: `scsi0`, `scsi1`, ... */
+  disks: readonly TestDisk[];
+  options?: BackupJobOptions;
+  hooks?: VmAccessHooks;
+}
+
+/** The outcome: the guest's result, the job's, the provider's log and how long `backupVm` took. */
+export interface VmBackupOutcome {
+  guest: GuestResult;
+  job: JobResult;
+  log: ProviderLog;
+  backupVmMs: number | undefined;
+}
+
+/** The VM config the kit backs up (the host appends the `#qmdump#map` lines). */
+export function vmGuestConfig(vmid: number, disks: readonly TestDisk[]): string {
+  const drives = disks.map((disk, index) => `scsi${index}: local:vm-${vmid}-disk-${index},size=${disk.size / (1024 * 1024)}M`);
+  return [`name: conformance-vm-${vmid}`, 'memory: 512', 'ostype: l26', ...drives, ''].join('\n');
+}
+
+function hookedOpener(hooks: VmAccessHooks): VmAccessOpener {
+  return async (options) => {
+    const opened = await openVm(options);
+    return {
+      devices: opened.devices,
+      close: () => opened.close(),
+      setupAccess: async (setup) => {
+        const access = await opened.setupAccess(setup);
+        await hooks.afterSetup?.(access);
+        return {
+          volumes: hooks.wrapVolumes ? hooks.wrapVolumes(access.volumes) : access.volumes,
+          bitmapStatus: access.bitmapStatus,
+          teardown: async (success: boolean) => {
+            try {
+              await hooks.beforeTeardown?.(access, success);
+            } finally {
+              await access.teardown(success);
+            }
+          },
+        };
+      },
+    };
+  };
+}
+
+const lastBackupSecond = new Map<string, number>();
+
+/** Backup times are whole seconds: wait until a new second so two backups of a guest never share a name. */
+async function nextSecond(key: string): Promise<void> {
+  const last = lastBackupSecond.get(key);
+  while (last !== undefined && Math.floor(Date.now() / 1000) <= last) await new Promise((resolve) => setTimeout(resolve, 100));
+  lastBackupSecond.set(key, Math.floor(Date.now() / 1000));
+}
+
+/** Runs a one-guest backup job for a VM made of `run.disks` (offline qcow2 images) through the host. */
+export async function runVmBackup(storage: BackupStorage, run: VmBackupRun, signal?: AbortSignal): Promise<VmBackupOutcome> {
+  const log = new ProviderLog();
+  await nextSecond(`${storage.storeId}/${run.vmid}`);
+  let backupVmStart: number | undefined;
+  let backupVmMs: number | undefined;
+  const job = await runBackupJob({
+    storage,
+    guests: [
+      {
+        type: 'qemu',
+        vmid: run.vmid,
+        config: vmGuestConfig(run.vmid, run.disks),
+        source: { kind: 'images', disks: run.disks.map((disk, index) => ({ virtdev: `scsi${index}`, image: disk.image, format: 'qcow2' as const })) },
+      },
+    ],
+    ...(run.options ? { options: run.options } : {}),
+    log: log.log,
+    vmAccess: hookedOpener(run.hooks ?? {}),
+    onEvent: (event) => {
+      if (event.type !== 'phase') return;
+      if (event.phase === 'backup-vm') backupVmStart = Date.now();
+      else if (backupVmStart !== undefined && backupVmMs === undefined) backupVmMs = Date.now() - backupVmStart;
+    },
+    ...(signal ? { signal } : {}),
+  });
+  const guest = job.guests[0]!;
+  return { guest, job, log, backupVmMs };
+}

@@ -1,0 +1,122 @@
+import { mkdtemp } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DirectJob } from '../driver/direct-job.js';
+import { ProviderLog } from '../driver/provider-log.js';
+import { restoreContainerDirect } from '../driver/restore-container.js';
+import type { Scenario, ScenarioContext } from '../kit/scenario.js';
+import { containerGuestConfig, FIREWALL_CONFIG, logDirOf, needsContainers, smallBackup, smallContainerRoot } from './guests.js';
+import { writeFile } from 'node:fs/promises';
+
+async function restoreInto(context: ScenarioContext, storage: Parameters<typeof restoreContainerDirect>[0], volname: string) {
+  const target = await mkdtemp(join(context.scratch, 'restore-'));
+  return restoreContainerDirect(storage, volname, target);
+}
+
+const freshInstances: Scenario = {
+  id: 'lifecycle.fresh-instances',
+  title: 'every entry point works on a fresh provider instance (state lives on disk)',
+  kind: 'backup',
+  axis: 'none',
+  requires: needsContainers,
+  async run(context) {
+    const storage = await context.open();
+    const vmid = 200;
+    // backupContainer runs on a fresh instance inside DirectJob; restores use one instance per PVE entry point.
+    const backup = await smallBackup(context, storage, vmid);
+    const restored = await restoreInto(context, storage, backup.volname);
+    context.verify.equal(restored.guestConfig, containerGuestConfig(vmid), `archiveGetGuestConfig(${backup.volname}) on a fresh instance did not return the guest config verbatim`);
+    context.verify.equal(restored.firewallConfig, FIREWALL_CONFIG, `archiveGetFirewallConfig(${backup.volname}) on a fresh instance did not return the firewall config verbatim`);
+  },
+};
+
+const cleanupWithoutInit: Scenario = {
+  id: 'lifecycle.cleanup-without-init',
+  title: 'backupCleanup(false) without backupInit, also with vmtype undefined, is tolerated',
+  kind: 'storage',
+  axis: 'none',
+  async run(context) {
+    const storage = await context.open();
+    const provider = storage.newBackupProvider(new ProviderLog().log);
+    await context.verify.succeeds(provider.jobInit(Math.floor(Date.now() / 1000)), 'jobInit threw');
+    await context.verify.succeeds(
+      provider.backupCleanup(101, 'qemu', false, { error: 'guest is locked\n' }),
+      "backupCleanup(101, 'qemu', false) without a preceding backupInit threw (PVE calls it when a guest fails before backup_init, spec 1.7)",
+    );
+    await context.verify.succeeds(
+      provider.backupCleanup(102, undefined, false, { error: 'unable to find VM 102\n' }),
+      'backupCleanup(102, undefined, false) threw; vmtype is undefined when PVE never determined the guest type (spec 1.1 step 13)',
+    );
+    await context.verify.succeeds(provider.jobCleanup(), 'jobCleanup threw');
+    context.verify.equal(await storage.listVolumes(), [], 'backupCleanup(false) without backupInit left a listed backup');
+  },
+};
+
+const logWithoutInit: Scenario = {
+  id: 'lifecycle.log-without-init',
+  title: 'backupHandleLogFile without backupInit is tolerated',
+  kind: 'storage',
+  axis: 'none',
+  async run(context) {
+    const storage = await context.open();
+    const provider = storage.newBackupProvider(new ProviderLog().log);
+    const logFile = join(await logDirOf(context), 'qemu-103.log');
+    await writeFile(logFile, 'ERROR: Backup of VM 103 failed - guest is locked\n');
+    await context.verify.succeeds(provider.jobInit(Math.floor(Date.now() / 1000)), 'jobInit threw');
+    await context.verify.succeeds(provider.backupCleanup(103, 'qemu', false, { error: 'guest is locked\n' }), 'backupCleanup(false) without backupInit threw');
+    await context.verify.succeeds(
+      provider.backupHandleLogFile(103, logFile),
+      'backupHandleLogFile(103) without a preceding backupInit threw; a throw there aborts the remaining guests of the job (spec 1.7, H3)',
+    );
+    await context.verify.succeeds(provider.jobCleanup(), 'jobCleanup threw');
+    context.verify.equal(await storage.listVolumes(), [], 'backupHandleLogFile without backupInit created a listed backup');
+  },
+};
+
+const cleanupTwice: Scenario = {
+  id: 'lifecycle.cleanup-twice',
+  title: 'backupCleanup(true) followed by backupCleanup(false) leaves a consistent storage',
+  kind: 'backup',
+  axis: 'none',
+  requires: needsContainers,
+  async run(context) {
+    const storage = await context.open();
+    const job = new DirectJob(storage, await logDirOf(context));
+    await job.start();
+    const vmid = 204;
+    const result = await job.backupContainer({ vmid, config: containerGuestConfig(vmid), directory: await smallContainerRoot(context), firewallConfig: FIREWALL_CONFIG });
+    context.verify.that(result.ok, `container backup of ${vmid} failed: ${String(result.error)}`);
+    // A `backup-end` hook failing after backupCleanup(true) makes PVE call backupCleanup(false) too (spec 1.1).
+    await context.verify.succeeds(
+      job.provider.backupCleanup(vmid, 'lxc', false, { error: 'backup-end hook failed\n' }),
+      `backupCleanup(${vmid}, 'lxc', false) after a successful backupCleanup(true) threw (PVE calls cleanup twice when a later step dies)`,
+    );
+    await job.end();
+    const listed = (await storage.listVolumes()).filter((volume) => volume.volid === result.volid);
+    // Keeping or dropping the backup are both acceptable; a listed one must be complete.
+    if (listed.length > 0) await restoreInto(context, storage, result.volname!);
+  },
+};
+
+const failedThenGood: Scenario = {
+  id: 'lifecycle.failed-then-good',
+  title: 'a failed guest followed by a good one in the same job',
+  kind: 'backup',
+  axis: 'none',
+  requires: needsContainers,
+  async run(context) {
+    const storage = await context.open();
+    const job = new DirectJob(storage, await logDirOf(context));
+    await job.start();
+    const failed = await job.backupContainer({ vmid: 205, config: containerGuestConfig(205), directory: join(context.scratch, 'does-not-exist'), firewallConfig: '' });
+    context.verify.that(!failed.ok, 'backupContainer of a container whose directory does not exist succeeded; it must fail');
+    const good = await job.backupContainer({ vmid: 206, config: containerGuestConfig(206), directory: await smallContainerRoot(context), firewallConfig: '' });
+    context.verify.that(good.ok, `the good guest after a failed one failed: ${String(good.error)}`);
+    await job.end();
+    const volids = (await storage.listVolumes()).map((volume) => volume.volid);
+    context.verify.equal(volids, [good.volid], `after a failed guest (${failed.volid ?? 'no archive name'}) and a good one, the storage must list exactly the good backup`);
+    await restoreInto(context, storage, good.volname!);
+  },
+};
+
+/** Call-order scenarios of spec 1.1 and 1.7. */
+export const lifecycleScenarios: readonly Scenario[] = [freshInstances, cleanupWithoutInit, logWithoutInit, cleanupTwice, failedThenGood];

@@ -1,0 +1,62 @@
+import { mkdtemp } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BackupStorage } from '@bp/api';
+import { restoreVm, type RestoredVm } from '@bp/host';
+import { imageDifference, TestDisk } from '../fixtures/disk.js';
+import { randomRegions } from '../fixtures/random.js';
+import { runVmBackup, type VmBackupOutcome, type VmBackupRun } from '../driver/vm-job.js';
+import type { ScenarioContext } from '../kit/scenario.js';
+import { conformanceError } from '../kit/verify.js';
+
+/** Disk size of the VM scenarios: small, so a run stays fast on a busy machine. */
+export const VM_DISK_SIZE = 32 * 1024 * 1024;
+
+/** A VM disk in the scenario's scratch directory, with `count` random 64 KiB writes. */
+export async function newDisk(context: ScenarioContext, name = 'disk0', size = VM_DISK_SIZE, count = 16): Promise<TestDisk> {
+  const disk = await TestDisk.create(context.scratch, name, size);
+  if (count > 0) await disk.writeRandom(randomRegions(size, count, 64 * 1024));
+  return disk;
+}
+
+/** Random writes between generations. */
+export function scatter(disk: TestDisk, count = 8): Promise<void> {
+  return disk.writeRandom(randomRegions(disk.size, count, 64 * 1024));
+}
+
+/** Runs a VM backup that must succeed; returns the outcome with its volume names. */
+export async function backupVmOk(context: ScenarioContext, storage: BackupStorage, run: VmBackupRun): Promise<VmBackupOutcome & { volid: string; volname: string }> {
+  const outcome = await runVmBackup(storage, run, context.signal);
+  const { guest } = outcome;
+  if (guest.status !== 'ok' || guest.volid === undefined) {
+    throw conformanceError(`VM backup of ${run.vmid} failed: ${guest.error?.message ?? outcome.job.error?.message ?? 'unknown error'}\n${outcome.log.tail()}`);
+  }
+  return { ...outcome, volid: guest.volid, volname: guest.volid.slice(guest.volid.indexOf(':') + 1) };
+}
+
+/** Restores `volid` through the host into raw images. */
+export async function restoreRaw(context: ScenarioContext, storage: BackupStorage, volid: string): Promise<RestoredVm> {
+  const targetDir = await mkdtemp(join(context.scratch, 'restore-'));
+  try {
+    return await restoreVm({ storage, volid, targetDir, format: 'raw', ...(context.signal ? { signal: context.signal } : {}) });
+  } catch (error) {
+    throw conformanceError(`restore of ${volid} failed`, error);
+  }
+}
+
+/**
+ * Restores `volid` and compares each disk with its expected content. `what` names the point in
+ * time in the failure message.
+ */
+export async function expectRestoreEquals(context: ScenarioContext, storage: BackupStorage, volid: string, expected: readonly string[], what: string): Promise<void> {
+  const restored = await restoreRaw(context, storage, volid);
+  context.verify.equal(restored.disks.length, expected.length, `restore of ${volid} returned ${restored.disks.length} disks, expected ${expected.length}`);
+  for (const [index, disk] of restored.disks.entries()) {
+    const difference = await imageDifference(expected[index]!, disk.path);
+    context.verify.that(difference === undefined, `restore of ${volid} (${what}) differs from the source at that point in time on ${disk.device}: ${difference ?? ''}`);
+  }
+}
+
+/** A file name for a point-in-time copy of a disk's reference. */
+export function pointName(context: ScenarioContext, label: string): string {
+  return join(context.scratch, `${label}.expected.raw`);
+}
