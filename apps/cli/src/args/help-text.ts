@@ -6,7 +6,9 @@ function optionLines(specs: readonly OptionSpec[]): string[] {
   const width = Math.max(...specs.map((spec) => optionSignature(spec).length)) + 2;
   return specs.map((spec) => {
     const defaultText = spec.defaultText === undefined ? '' : ` (default: ${spec.defaultText})`;
-    return `  ${optionSignature(spec).padEnd(width)}${spec.description}${defaultText}`;
+    // Multi-line descriptions continue under the description column.
+    const description = `${spec.description}${defaultText}`.split('\n').join(`\n${' '.repeat(width + 2)}`);
+    return `  ${optionSignature(spec).padEnd(width)}${description}`;
   });
 }
 

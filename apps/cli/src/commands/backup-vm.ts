@@ -61,7 +61,7 @@ export const backupVmCommand: CommandSpec = {
   options: [
     { name: 'disk', type: 'string', multiple: true, argument: '<dev>=<image>', description: 'a disk: PVE drive key and image path, optionally ,format=qcow2|raw (repeatable)' },
     { name: 'qmp', type: 'string', argument: '<socket>', description: 'QMP socket of a running QEMU instead of --disk images' },
-    { name: 'mode', type: 'string', argument: '<full|incremental>', description: "full copy, or only what changed since the last backup", defaultText: "the storage's vm-backup-mode" },
+    { name: 'mode', type: 'string', argument: '<full|incremental>', description: 'incremental: only what changed since the last backup (the first is full);\nfull: everything, and no bitmap is kept for a next incremental (as in PVE)', defaultText: "the storage's vm-backup-mode" },
     { name: 'mechanism', type: 'string', argument: '<nbd|file-handle>', description: 'how the provider reads the disks', defaultText: "the storage's" },
     ...BACKUP_JOB_OPTIONS,
   ],

@@ -47,7 +47,8 @@ export async function runDemo(context: CommandContext, options: DemoOptions): Pr
       const written = await writeRandomRegions(disk, writes, work, context.signal);
       const reference = join(work, `vm-disk-gen${index}.raw`);
       await snapshotRaw(disk, reference, context.signal);
-      const mode = index === 0 ? 'full' : 'incremental';
+      // Incremental mode throughout: the first backup has no base and is full, and it starts the bitmap.
+      const mode = 'incremental';
       const label = index === 0 ? `vm ${options.vmid} full` : `vm ${options.vmid} incremental ${index}`;
       say(`${label}: wrote ${written / 1024 / 1024} MiB of random data, backing up`);
       const storage = await options.openStorage({ 'vm-backup-mode': mode });
@@ -59,7 +60,7 @@ export async function runDemo(context: CommandContext, options: DemoOptions): Pr
         { type: 'qemu', vmid: options.vmid, config: `name: demo-vm\nmemory: 512\nscsi0: ${disk},size=${options.diskSize}\n`, source: { kind: 'images', disks: [{ virtdev: 'scsi0', image: disk, format: 'qcow2' }] } },
         { values: { notes: `bp demo: ${label}` }, mode, totalBytes: options.diskSize },
       );
-      const step: DemoStepJson = { backup: label, volid: result.volid, kind: `vm ${mode}`, bytesCopied: result.bytesCopied, durationMs: result.durationMs, throughput: result.throughput, verified: false, problem: null };
+      const step: DemoStepJson = { backup: label, volid: result.volid, kind: `vm ${result.mode}`, bytesCopied: result.bytesCopied, durationMs: result.durationMs, throughput: result.throughput, verified: false, problem: null };
       steps.push(step);
       pending.push({
         step,
