@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import type { CopyTarget } from '../copy/target.js';
 import { patternedQcow2, readImageBytes, useScratchDir } from '../qemu/test-support.js';
+import { openImageReader } from './image-reader.js';
 import { createQcow2Target } from './qcow2-target.js';
 
 const KiB = 1024;
@@ -190,6 +191,23 @@ describe('createQcow2Target', () => {
     await target.close();
     const expected = Buffer.alloc(size, 0x22);
     aligned.copy(expected, 0);
+    await expectCheckClean(path);
+    expect((await readImageBytes(path, 'qcow2', scratch.dir)).equals(expected)).toBe(true);
+  });
+
+  it('completes partial overlay clusters from the backing chain through readBacking', async () => {
+    const size = 8 * MiB + 4 * KiB;
+    const baseBytes = randomBytes(random(6), size);
+    const baseRaw = join(scratch.dir, 'base.raw');
+    await writeFile(baseRaw, baseBytes);
+    await execa('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', baseRaw, join(scratch.dir, 'base.qcow2')]);
+    const path = join(scratch.dir, 'incr.qcow2');
+    await using reader = openImageReader(join(scratch.dir, 'base.qcow2'));
+    const target = await createQcow2Target({ path, size, backingFile: 'base.qcow2', readBacking: (offset, length) => reader.read(offset, length) });
+    const expected = Buffer.from(baseBytes);
+    await applyOperations(target, expected, randomOperations(7, size, 512, 80), 8);
+    await target.flush();
+    await target.close();
     await expectCheckClean(path);
     expect((await readImageBytes(path, 'qcow2', scratch.dir)).equals(expected)).toBe(true);
   });

@@ -19,6 +19,12 @@ export interface Qcow2TargetOptions {
   readonly backingFormat?: 'qcow2';
   /** Cluster size, a power of two from 4 KiB to 2 MiB (default 64 KiB). */
   readonly clusterSize?: number;
+  /**
+   * Reads guest bytes of the backing chain (e.g. {@link openImageReader}). With it, an overlay
+   * accepts writes that cover only part of a cluster not written before: the rest of the cluster is
+   * read from here. Without it such writes are `BP_INVALID_ARGUMENT`.
+   */
+  readonly readBacking?: (offset: number, length: number) => Promise<Uint8Array>;
 }
 
 const DEFAULT_CLUSTER_SIZE = 64 * 1024;
@@ -38,10 +44,10 @@ interface WriteSegment {
  *
  * - Without a backing file the image starts all-zero (`zeroInitialized`); with one, `writeZeroes`
  *   sets the v3 zero flag so the clusters mask the backing file.
- * - Writes need not be cluster-aligned, except that a partial cluster of an overlay that was not
- *   written before cannot be completed from the backing file: that is `BP_INVALID_ARGUMENT`
- *   (align requests to the dirty-bitmap granularity). The part of the last cluster past the image
- *   end does not count.
+ * - Writes need not be cluster-aligned. A partial cluster of an overlay that was not written
+ *   before is completed through `readBacking`; without it that is `BP_INVALID_ARGUMENT` (align
+ *   requests to the dirty-bitmap granularity). The part of the last cluster past the image end
+ *   does not count.
  * - Several requests may be in flight; requests touching the same cluster are serialized.
  * - `flush()` writes the metadata and fdatasyncs; afterwards `qemu-img check` is clean.
  *   `close()` does not flush.
@@ -145,7 +151,8 @@ class Qcow2Writer implements CopyTarget {
       this.checkRange(offset, data.length, 'write');
       const release = await this.lockRange(offset, data.length);
       try {
-        const segments = this.planWrite(offset, data);
+        const backing = await this.readBackingForPartialClusters(offset, offset + data.length);
+        const segments = this.planWrite(offset, data, backing);
         await Promise.all(segments.map((segment) => this.writeAll(segment.buffers, segment.position)));
       } finally {
         release();
@@ -159,7 +166,8 @@ class Qcow2Writer implements CopyTarget {
       this.checkRange(offset, length, 'writeZeroes');
       const release = await this.lockRange(offset, length);
       try {
-        const segments = this.planZeroes(offset, length);
+        const backing = await this.readBackingForPartialClusters(offset, offset + length);
+        const segments = this.planZeroes(offset, length, backing);
         await Promise.all(segments.map((segment) => this.writeAll(segment.buffers, segment.position)));
       } finally {
         release();
@@ -248,27 +256,51 @@ class Qcow2Writer implements CopyTarget {
   }
 
   /**
-   * Decides where each cluster of the request goes, then (only if the whole request is valid)
-   * updates the map and returns the coalesced writes.
+   * True when `[offset, end)` covers only part of `cluster`, and the rest of it would have to come
+   * from the backing file (an overlay cluster neither written nor zeroed before).
    */
-  private planWrite(offset: number, data: Uint8Array): WriteSegment[] {
+  private needsBacking(cluster: number, offset: number, end: number): boolean {
+    if (this.zeroInitialized) return false;
+    const state = this.map.lookup(cluster);
+    if (state.host > 0 || state.zero) return false;
+    const start = cluster * this.clusterSize;
+    return Math.min(end, start + this.clusterBytes(cluster)) - Math.max(offset, start) < this.clusterBytes(cluster);
+  }
+
+  /** Backing bytes of the (at most two) edge clusters of the request that need them. */
+  private async readBackingForPartialClusters(offset: number, end: number): Promise<Map<number, Uint8Array>> {
+    const backing = new Map<number, Uint8Array>();
+    const read = this.options.readBacking;
+    if (!read) return backing;
+    for (const cluster of new Set([Math.floor(offset / this.clusterSize), Math.floor((end - 1) / this.clusterSize)])) {
+      if (!this.needsBacking(cluster, offset, end)) continue;
+      const length = this.clusterBytes(cluster);
+      const data = await read(cluster * this.clusterSize, length);
+      if (data.length !== length) throw invalid(`readBacking returned ${String(data.length)} bytes instead of ${String(length)}`);
+      backing.set(cluster, data);
+    }
+    return backing;
+  }
+
+  /** Rejects the whole request before anything changes if a partial cluster cannot be completed. */
+  private assertCompletable(what: string, offset: number, end: number, backing: Map<number, Uint8Array>): void {
+    for (const cluster of new Set([Math.floor(offset / this.clusterSize), Math.floor((end - 1) / this.clusterSize)])) {
+      if (this.needsBacking(cluster, offset, end) && !backing.has(cluster)) {
+        throw invalid(
+          `${what} [${String(offset)}, +${String(end - offset)}) covers only part of cluster ${String(cluster)} of an overlay; the rest would have to come from the backing file — align requests to ${String(this.clusterSize)} bytes or pass readBacking`,
+        );
+      }
+    }
+  }
+
+  /** Updates the map for a write and returns the coalesced writes. */
+  private planWrite(offset: number, data: Uint8Array, backing: Map<number, Uint8Array>): WriteSegment[] {
     const end = offset + data.length;
+    this.assertCompletable('write', offset, end, backing);
     const first = Math.floor(offset / this.clusterSize);
     const last = Math.floor((end - 1) / this.clusterSize);
     const fresh: number[] = [];
-    for (let cluster = first; cluster <= last; cluster++) {
-      const state = this.map.lookup(cluster);
-      if (state.host > 0 && !state.zero) continue;
-      const start = cluster * this.clusterSize;
-      const covered = Math.min(end, start + this.clusterBytes(cluster)) - Math.max(offset, start);
-      const knownZero = state.zero || this.zeroInitialized;
-      if (covered < this.clusterBytes(cluster) && !knownZero) {
-        throw invalid(
-          `write [${String(offset)}, +${String(data.length)}) covers only part of cluster ${String(cluster)} of an overlay; the rest would have to come from the backing file — align writes to ${String(this.clusterSize)} bytes`,
-        );
-      }
-      if (state.host === 0) fresh.push(cluster);
-    }
+    for (let cluster = first; cluster <= last; cluster++) if (this.map.lookup(cluster).host === 0) fresh.push(cluster);
     const hosts = this.allocateFor(fresh);
 
     const segments: WriteSegment[] = [];
@@ -282,32 +314,21 @@ class Qcow2Writer implements CopyTarget {
         pushSegment(segments, state.host + (from - start), [piece]);
         continue;
       }
-      // A fresh or zero-flagged cluster is written whole: zero padding around the new bytes.
+      // A fresh or zero-flagged cluster is written whole.
       const host = state.host > 0 ? state.host : (hosts.get(cluster) ?? 0);
       this.setEntry(cluster, { host, zero: false });
-      const buffers: Uint8Array[] = [];
-      if (from > start) buffers.push(this.zeroCluster.subarray(0, from - start));
-      buffers.push(piece);
-      if (to < start + this.clusterSize) buffers.push(this.zeroCluster.subarray(0, start + this.clusterSize - to));
-      pushSegment(segments, host, buffers);
+      pushSegment(segments, host, this.wholeCluster(cluster, from, to, piece, backing.get(cluster)));
     }
     return segments;
   }
 
-  private planZeroes(offset: number, length: number): WriteSegment[] {
+  /** Updates the map for a zero range and returns the writes it still needs (partial clusters). */
+  private planZeroes(offset: number, length: number, backing: Map<number, Uint8Array>): WriteSegment[] {
     const end = offset + length;
+    this.assertCompletable('writeZeroes', offset, end, backing);
     const first = Math.floor(offset / this.clusterSize);
     const last = Math.floor((end - 1) / this.clusterSize);
-    for (let cluster = first; cluster <= last; cluster++) {
-      const state = this.map.lookup(cluster);
-      const start = cluster * this.clusterSize;
-      const covered = Math.min(end, start + this.clusterBytes(cluster)) - Math.max(offset, start);
-      if (covered < this.clusterBytes(cluster) && state.host === 0 && !state.zero && !this.zeroInitialized) {
-        throw invalid(
-          `writeZeroes [${String(offset)}, +${String(length)}) covers only part of cluster ${String(cluster)} of an overlay; the rest would have to come from the backing file — align requests to ${String(this.clusterSize)} bytes`,
-        );
-      }
-    }
+    const hosts = this.allocateFor([...backing.keys()].sort((a, b) => a - b));
     const segments: WriteSegment[] = [];
     for (let cluster = first; cluster <= last; cluster++) {
       const state = this.map.lookup(cluster);
@@ -315,15 +336,36 @@ class Qcow2Writer implements CopyTarget {
       const start = cluster * this.clusterSize;
       const from = Math.max(offset, start);
       const to = Math.min(end, start + this.clusterBytes(cluster));
+      const around = backing.get(cluster);
       if (to - from === this.clusterBytes(cluster)) {
         // Whole cluster: the zero flag, keeping any host cluster allocated (a "preallocated" zero cluster).
         if (state.host > 0 || !this.zeroInitialized) this.setEntry(cluster, { host: state.host, zero: true });
       } else if (state.host > 0) {
         pushSegment(segments, state.host + (from - start), [this.zeroCluster.subarray(0, to - from)]);
+      } else if (around) {
+        const host = hosts.get(cluster) ?? 0;
+        this.setEntry(cluster, { host, zero: false });
+        pushSegment(segments, host, this.wholeCluster(cluster, from, to, this.zeroCluster.subarray(0, to - from), around));
       }
-      // A partial range of an unallocated cluster of a fresh image already reads as zeroes.
+      // Otherwise a partial range of an unallocated cluster of a fresh image: already zeroes.
     }
     return segments;
+  }
+
+  /** A full cluster: `piece` at `[from, to)`, the rest from `around` (backing bytes) or zeroes. */
+  private wholeCluster(cluster: number, from: number, to: number, piece: Uint8Array, around: Uint8Array | undefined): Uint8Array[] {
+    const start = cluster * this.clusterSize;
+    const fill = around ?? this.zeroCluster;
+    const buffers: Uint8Array[] = [];
+    if (from > start) buffers.push(fill.subarray(0, from - start));
+    buffers.push(piece);
+    let written = to - start;
+    if (written < fill.length) {
+      buffers.push(fill.subarray(written));
+      written = fill.length;
+    }
+    if (written < this.clusterSize) buffers.push(this.zeroCluster.subarray(0, this.clusterSize - written));
+    return buffers;
   }
 
   /** Allocates host clusters for `clusters` (ascending) plus any L2 tables they need. */
