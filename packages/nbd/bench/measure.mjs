@@ -1,10 +1,17 @@
 // Helpers of the benchmark: timing child processes, medians, image facts.
 import { execa } from 'execa';
 
+let cancelSignal;
+/** Child tools started by {@link timed} are killed when `signal` fires. */
+export function setCancelSignal(signal) {
+  cancelSignal = signal;
+}
+
 /** Runs a command and returns its wall time in seconds plus its stdout. */
 export async function timed(command, args, options = {}) {
   const started = performance.now();
-  const result = await execa(command, args, { ...options, reject: false });
+  const result = await execa(command, args, { cancelSignal, ...options, reject: false });
+  if (result.isCanceled) throw new Error(`${command} was interrupted`);
   const seconds = (performance.now() - started) / 1000;
   if (result.exitCode !== 0) throw new Error(`${command} ${args.join(' ')} failed (${result.exitCode}): ${result.stderr}`);
   return { seconds, stdout: result.stdout };

@@ -1,6 +1,7 @@
 // Copy benchmark of @bp/nbd against nbdcopy and qemu-img (see README "Benchmark").
 // Env: BP_BENCH_SIZE (4G), BP_BENCH_RUNS (5), BP_BENCH_SEED (1), BP_BENCH_DIR (<tmp>/bp-nbd-bench),
-// BP_BENCH_REQUEST_SIZE / BP_BENCH_IN_FLIGHT (bp tuning), BP_BENCH_ONLY (full|incremental).
+// BP_BENCH_REQUEST_SIZE / BP_BENCH_IN_FLIGHT (bp tuning), BP_BENCH_ONLY (full|incremental),
+// BP_BENCH_TARGET_CACHE (cache mode of the qemu-nbd targets, default writeback; flushed at the end).
 // `--write-results` also writes bench/results.md.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { execa } from 'execa';
 import { startQemuNbd } from '../dist/index.js';
 import * as nbd from '../dist/index.js';
 import { generateSource } from './generate-source.mjs';
-import { allocatedDataBytes, formatGiB, formatMiB, median, parseSize, timed, verifyEqual } from './measure.mjs';
+import { allocatedDataBytes, formatGiB, formatMiB, median, parseSize, setCancelSignal, timed, verifyEqual } from './measure.mjs';
 
 const env = process.env;
 const size = parseSize(env.BP_BENCH_SIZE ?? '4G');
@@ -22,6 +23,11 @@ const tuning = {
   requestSize: env.BP_BENCH_REQUEST_SIZE ? parseSize(env.BP_BENCH_REQUEST_SIZE) : undefined,
   inFlight: env.BP_BENCH_IN_FLIGHT ? Number(env.BP_BENCH_IN_FLIGHT) : undefined,
 };
+const targetCache = env.BP_BENCH_TARGET_CACHE ?? 'writeback';
+// Ctrl-C stops child tools and servers, then the finally block below cleans up.
+const interrupt = new AbortController();
+for (const name of ['SIGINT', 'SIGTERM']) process.once(name, () => interrupt.abort());
+setCancelSignal(interrupt.signal);
 const bpCopy = fileURLToPath(new URL('./bp-copy.mjs', import.meta.url));
 const hasQcow2Writer = typeof nbd.createQcow2Target === 'function';
 
@@ -36,7 +42,7 @@ const facts = await generateSource(sourceImage, baseImage, size, seed);
 const sourceData = await allocatedDataBytes(sourceImage);
 console.error(`source: ${formatGiB(size)}, ${formatGiB(sourceData)} stored data, ${formatMiB(facts.dirtyBytes)} dirty in ${facts.dirtyExtents} extents`);
 
-const source = await startQemuNbd({ image: sourceImage, format: 'qcow2', readOnly: true, bitmaps: ['b0'], shared: 16 });
+const source = await startQemuNbd({ image: sourceImage, format: 'qcow2', readOnly: true, bitmaps: ['b0'], shared: 16, signal: interrupt.signal });
 const results = [];
 let peakRssKiB = 0;
 /** In-process copy times of bp runs (connect to flush), as a provider calling copyRegions sees them. */
@@ -53,9 +59,9 @@ async function freshImage(name, backing) {
   return path;
 }
 
-/** Serves `image` writable the way the baselines did (O_DIRECT, threads). */
+/** Serves `image` writable (aio threads; cache per BP_BENCH_TARGET_CACHE). */
 function serveTarget(image) {
-  return startQemuNbd({ image, format: 'qcow2', cache: 'none', aio: 'threads', discard: 'unmap', shared: 16 });
+  return startQemuNbd({ image, format: 'qcow2', cache: targetCache, aio: 'threads', discard: 'unmap', shared: 16, signal: interrupt.signal });
 }
 
 async function runBp(options) {
@@ -183,7 +189,7 @@ const lines = [
   '',
   `${new Date().toISOString().slice(0, 10)}, ${formatGiB(size)} source (seed ${seed}): ${formatGiB(sourceData)} stored data, ` +
     `${formatMiB(facts.dirtyBytes)} dirty in ${facts.dirtyExtents} extents; ${runs} runs each, every result verified with qemu-img compare. ` +
-    `bp: requestSize ${tuning.requestSize ?? 'default'}, inFlight ${tuning.inFlight ?? 'default'}.`,
+    `bp: requestSize ${tuning.requestSize ?? 'default'}, inFlight ${tuning.inFlight ?? 'default'}. qemu-nbd targets: cache=${targetCache}, flushed at the end.`,
   '',
   '| copy | tool | median s | min s | max s | vs best peer | bp in-process s | in-process vs best peer |',
   '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -3,6 +3,7 @@ import { BpError } from '@bp/api';
 import { ByteQueue, Command, type CommandType, encodeRequest } from '../protocol/index.js';
 import { closedError } from './errors.js';
 import type { NegotiatedExport } from './handshake.js';
+import type { OpenSocket } from './socket.js';
 import type { Extent, PendingRequest } from './pending-request.js';
 import { ReplyParser } from './reply-parser.js';
 
@@ -41,8 +42,10 @@ export class NbdConnection {
   private closing = false;
   private readonly closed: Promise<void>;
 
+  private readonly socket: net.Socket;
+
   constructor(
-    private readonly socket: net.Socket,
+    opened: OpenSocket,
     private readonly queue: ByteQueue,
     readonly negotiated: NegotiatedExport,
     private readonly requestTimeoutMs: number,
@@ -54,11 +57,14 @@ export class NbdConnection {
       lookup: (handle) => this.pending.get(handle),
       complete: (request) => this.settle(request),
     });
+    const socket = (this.socket = opened.socket);
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-    socket.on('data', (chunk: Buffer) => {
+    opened.sink.onChunk = (chunk) => {
       this.queue.push(chunk);
       this.drain();
-    });
+      // Only an unparsed tail of the reused read buffer is copied.
+      this.queue.ownNewest();
+    };
     socket.on('error', (error) => this.fail(closedError(`socket error (${error.message})`, error)));
     socket.on('close', () => {
       if (!this.closing || this.pending.size > 0) this.fail(closedError('the server hung up'));

@@ -2,6 +2,7 @@ import type net from 'node:net';
 import { BpError } from '@bp/api';
 import { ByteQueue } from '../protocol/index.js';
 import { closedError } from './errors.js';
+import type { SocketSink } from './socket.js';
 
 /**
  * Pull-style reads during the handshake: `read(n)` resolves with exactly n bytes. A deadline
@@ -13,7 +14,8 @@ export class HandshakeReader {
   private failure: unknown;
   private readonly timer: NodeJS.Timeout;
   private readonly onData = (chunk: Buffer): void => {
-    this.queue.push(chunk);
+    // Copy: the chunk lives in the socket's reused read buffer.
+    this.queue.push(Buffer.from(chunk));
     this.wake();
   };
   private readonly onEnd = (): void => this.fail(closedError('the server hung up during the handshake'));
@@ -21,9 +23,10 @@ export class HandshakeReader {
 
   constructor(
     private readonly socket: net.Socket,
+    private readonly sink: SocketSink,
     timeoutMs: number,
   ) {
-    socket.on('data', this.onData);
+    sink.onChunk = this.onData;
     socket.on('end', this.onEnd);
     socket.on('close', this.onEnd);
     socket.on('error', this.onError);
@@ -42,10 +45,12 @@ export class HandshakeReader {
     });
   }
 
-  /** Stops listening; returns bytes already received beyond the handshake. */
+  /**
+   * Stops waiting; returns the queue of bytes received beyond the handshake. Bytes arriving
+   * before the next owner replaces `sink.onChunk` keep landing in that queue.
+   */
   detach(): ByteQueue {
     clearTimeout(this.timer);
-    this.socket.off('data', this.onData);
     this.socket.off('end', this.onEnd);
     this.socket.off('close', this.onEnd);
     this.socket.off('error', this.onError);
@@ -56,7 +61,6 @@ export class HandshakeReader {
     const waiter = this.waiter;
     if (waiter === undefined || this.queue.length < waiter.count) return;
     this.waiter = undefined;
-    // Copy: the handshake keeps parsed fields around, the queue's chunks may be reused views.
     waiter.resolve(Buffer.from(this.queue.take(waiter.count)));
   }
 

@@ -84,8 +84,8 @@ export class NbdClient {
   static async connect(target: NbdTarget, options: NbdConnectOptions = {}): Promise<NbdClient> {
     const address = toAddress(target);
     const open = async (): Promise<NbdConnection> => {
-      const { socket, reader, negotiated } = await negotiateExport(address, options.metaContexts ?? [], limitsOf(options));
-      return new NbdConnection(socket, reader.detach(), negotiated, options.requestTimeoutMs ?? 120_000);
+      const { opened, reader, negotiated } = await negotiateExport(address, options.metaContexts ?? [], limitsOf(options));
+      return new NbdConnection(opened, reader.detach(), negotiated, options.requestTimeoutMs ?? 120_000);
     };
     const first = await open();
     const connections = [first];

@@ -1,10 +1,9 @@
-import type net from 'node:net';
 import { Option } from '../protocol/index.js';
 import type { NbdAddress } from '../uri.js';
 import { protocolError } from './errors.js';
 import { Handshake, type NbdExportListing, type NegotiatedExport } from './handshake.js';
 import { HandshakeReader } from './handshake-reader.js';
-import { openSocket } from './socket.js';
+import { openSocket, type OpenSocket } from './socket.js';
 
 /** Timeouts and cancellation of one handshake. */
 export interface HandshakeLimits {
@@ -16,17 +15,18 @@ export interface HandshakeLimits {
 async function withHandshake<T>(
   address: NbdAddress,
   limits: HandshakeLimits,
-  body: (handshake: Handshake, socket: net.Socket, reader: HandshakeReader) => Promise<{ value: T; keep: boolean }>,
+  body: (handshake: Handshake, opened: OpenSocket, reader: HandshakeReader) => Promise<{ value: T; keep: boolean }>,
 ): Promise<T> {
-  const socket = await openSocket(address.endpoint, limits.timeoutMs, limits.signal);
-  const reader = new HandshakeReader(socket, limits.timeoutMs);
+  const opened = await openSocket(address.endpoint, limits.timeoutMs, limits.signal);
+  const { socket } = opened;
+  const reader = new HandshakeReader(socket, opened.sink, limits.timeoutMs);
   const onAbort = (): void => void socket.destroy();
   limits.signal?.addEventListener('abort', onAbort, { once: true });
   let keep = false;
   try {
     const handshake = new Handshake(socket, reader);
     await handshake.start();
-    const result = await body(handshake, socket, reader);
+    const result = await body(handshake, opened, reader);
     keep = result.keep;
     return result.value;
   } finally {
@@ -43,8 +43,8 @@ export function negotiateExport(
   address: NbdAddress,
   metaContexts: readonly string[],
   limits: HandshakeLimits,
-): Promise<{ socket: net.Socket; reader: HandshakeReader; negotiated: NegotiatedExport }> {
-  return withHandshake(address, limits, async (handshake, socket, reader) => {
+): Promise<{ opened: OpenSocket; reader: HandshakeReader; negotiated: NegotiatedExport }> {
+  return withHandshake(address, limits, async (handshake, opened, reader) => {
     const structuredReplies = await handshake.structuredReplies();
     const contexts = new Map<number, string>();
     if (structuredReplies && metaContexts.length > 0) {
@@ -53,9 +53,9 @@ export function negotiateExport(
         contexts.set(id, name);
       }
     }
-    const opened = await handshake.go(address.exportName);
+    const exported = await handshake.go(address.exportName);
     limits.signal?.throwIfAborted();
-    return { value: { socket, reader, negotiated: { ...opened, structuredReplies, contexts } }, keep: true };
+    return { value: { opened, reader, negotiated: { ...exported, structuredReplies, contexts } }, keep: true };
   });
 }
 

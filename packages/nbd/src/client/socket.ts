@@ -3,12 +3,43 @@ import { BpError } from '@bp/api';
 import type { NbdEndpoint } from '../uri.js';
 import { closedError } from './errors.js';
 
-/** Opens a stream socket to `endpoint`; the caller owns it (and must destroy it) once this resolves. */
-export function openSocket(endpoint: NbdEndpoint, timeoutMs: number, signal?: AbortSignal): Promise<net.Socket> {
+/** Size of the reused read buffer of each connection. */
+const READ_BUFFER_SIZE = 256 * 1024;
+
+/**
+ * Receives what the socket reads. The chunk lives in a buffer reused by the next read: a
+ * consumer must copy whatever it keeps before returning.
+ */
+export interface SocketSink {
+  onChunk: (chunk: Buffer) => void;
+}
+
+/** An open socket whose reads go to `sink` ('data' events are not emitted). */
+export interface OpenSocket {
+  socket: net.Socket;
+  sink: SocketSink;
+}
+
+/**
+ * Opens a stream socket to `endpoint`; the caller owns it (and must destroy it) once this
+ * resolves. Reads land in one reused buffer instead of a fresh allocation per read, which keeps
+ * the garbage collector out of bulk transfers.
+ */
+export function openSocket(endpoint: NbdEndpoint, timeoutMs: number, signal?: AbortSignal): Promise<OpenSocket> {
   return new Promise((resolve, reject) => {
     signal?.throwIfAborted();
+    const sink: SocketSink = { onChunk: () => undefined };
+    const onread = {
+      buffer: Buffer.allocUnsafe(READ_BUFFER_SIZE),
+      callback: (size: number, buffer: Uint8Array): boolean => {
+        sink.onChunk(Buffer.from(buffer.buffer, buffer.byteOffset, size));
+        return true;
+      },
+    };
     const socket =
-      endpoint.transport === 'unix' ? net.connect({ path: endpoint.socketPath }) : net.connect({ host: endpoint.host, port: endpoint.port });
+      endpoint.transport === 'unix'
+        ? net.connect({ path: endpoint.socketPath, onread })
+        : net.connect({ host: endpoint.host, port: endpoint.port, onread });
     const where = endpoint.transport === 'unix' ? endpoint.socketPath : `${endpoint.host}:${endpoint.port}`;
     const fail = (error: unknown): void => {
       cleanup();
@@ -32,7 +63,7 @@ export function openSocket(endpoint: NbdEndpoint, timeoutMs: number, signal?: Ab
     socket.once('connect', () => {
       cleanup();
       if (endpoint.transport === 'tcp') socket.setNoDelay(true);
-      resolve(socket);
+      resolve({ socket, sink });
     });
   });
 }

@@ -14,6 +14,19 @@ export class ByteQueue {
     this.length += chunk.length;
   }
 
+  /**
+   * Copies the unread part of the newest chunk if it is still queued. Call after consuming a
+   * chunk that lives in a reused read buffer, so only the (small) leftover is copied.
+   */
+  ownNewest(): void {
+    const last = this.chunks.length - 1;
+    const chunk = this.chunks[last];
+    if (chunk === undefined) return;
+    const start = last === 0 ? this.head : 0;
+    this.chunks[last] = Buffer.from(chunk.subarray(start));
+    if (last === 0) this.head = 0;
+  }
+
   /** Returns a copy of the next `count` bytes without consuming them. */
   peek(count: number): Buffer {
     const out = Buffer.allocUnsafe(count);
