@@ -1,7 +1,10 @@
 // One bp copy in its own process, so wall time and peak RSS are measured like any other tool.
-// Usage: node bp-copy.mjs '<json options>'
-import { allocatedRegions, copyRegions, createNbdTarget, dirtyRegions, NbdClient } from '../dist/index.js';
-import * as nbd from '../dist/index.js';
+// Usage: node bp-copy.mjs '<json options>' [dist directory]
+import { pathToFileURL } from 'node:url';
+
+const dist = process.argv[3] ? pathToFileURL(`${process.argv[3]}/`).href : new URL('../dist/', import.meta.url).href;
+const nbd = await import(`${dist}index.js`);
+const { allocatedRegions, copyRegions, createNbdTarget, dirtyRegions, NbdClient } = nbd;
 
 const options = JSON.parse(process.argv[2]);
 const started = performance.now();

@@ -3,15 +3,21 @@
 // BP_BENCH_REQUEST_SIZE / BP_BENCH_IN_FLIGHT (bp tuning), BP_BENCH_ONLY (full|incremental),
 // BP_BENCH_TARGET_CACHE (cache mode of the qemu-nbd targets, default writeback; flushed at the end).
 // `--write-results` also writes bench/results.md.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { startQemuNbd } from '../dist/index.js';
-import * as nbd from '../dist/index.js';
 import { generateSource } from './generate-source.mjs';
 import { allocatedDataBytes, formatGiB, formatMiB, median, parseSize, setCancelSignal, timed, verifyEqual } from './measure.mjs';
+
+// Run from a private copy of dist/, so a concurrent `turbo build` (tsup cleans dist/) cannot
+// pull the code from under a running benchmark.
+const snapshot = fileURLToPath(new URL('./.dist-snapshot/', import.meta.url));
+await rm(snapshot, { recursive: true, force: true });
+await cp(fileURLToPath(new URL('../dist/', import.meta.url)), snapshot, { recursive: true });
+const nbd = await import(new URL('./.dist-snapshot/index.js', import.meta.url).href);
+const { startQemuNbd } = nbd;
 
 const env = process.env;
 const size = parseSize(env.BP_BENCH_SIZE ?? '4G');
@@ -65,7 +71,7 @@ function serveTarget(image) {
 }
 
 async function runBp(options) {
-  const { seconds, stdout } = await timed('node', [bpCopy, JSON.stringify({ source: source.uri, ...tuning, ...options })]);
+  const { seconds, stdout } = await timed('node', [bpCopy, JSON.stringify({ source: source.uri, ...tuning, ...options }), snapshot]);
   const report = JSON.parse(stdout.trim().split('\n').at(-1));
   peakRssKiB = Math.max(peakRssKiB, report.maxRssKiB);
   inProcess.push(report.copySeconds);
@@ -182,6 +188,7 @@ try {
 } finally {
   await source.stop();
   await rm(work, { recursive: true, force: true });
+  await rm(snapshot, { recursive: true, force: true });
 }
 
 const lines = [

@@ -60,6 +60,11 @@ describe('NbdClient against nbdkit', () => {
       await client.write(0, Buffer.alloc(8192, 9));
       const reads = await Promise.all([client.read(0, 4096), client.read(4096, 4096), client.read(8192, 4096)]);
       expect(reads.map((part) => part[0])).toEqual([9, 9, 0]);
+      // close() lets requests in flight finish before DISC.
+      const pending = client.read(0, 4096);
+      const closing = client.close();
+      expect((await pending)[0]).toBe(9);
+      await closing;
     }
     const client = await NbdClient.connect(server.uri, { requestTimeoutMs: 50 });
     const error = await client.read(0, 4096).catch((caught: unknown) => caught);

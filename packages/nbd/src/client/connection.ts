@@ -38,6 +38,8 @@ export class NbdConnection {
   private readonly pending = new Map<number, PendingRequest>();
   private readonly parser: ReplyParser;
   private nextHandle = 1;
+  /** Resolved when no request is pending any more (used by close). */
+  private idleWaiters: Array<() => void> = [];
   private failure: BpError | undefined;
   private closing = false;
   private readonly closed: Promise<void>;
@@ -115,11 +117,7 @@ export class NbdConnection {
   async close(): Promise<void> {
     if (this.closing) return this.closed;
     this.closing = true;
-    await Promise.allSettled([...this.pending.values()].map((request) => new Promise<void>((resolve) => {
-      const { resolve: done, reject } = request;
-      request.resolve = () => (done(), resolve());
-      request.reject = (error) => (reject(error), resolve());
-    })));
+    if (this.pending.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     if (!this.failure && !this.socket.destroyed) {
       this.socket.end(encodeRequest(Command.DISC, 0, this.nextHandle++, 0, 0));
       const timer = setTimeout(() => this.socket.destroy(), 5000);
@@ -150,6 +148,13 @@ export class NbdConnection {
     this.pending.delete(request.handle);
     if (request.error) request.reject(request.error);
     else request.resolve();
+    if (this.pending.size === 0) this.wakeIdle();
+  }
+
+  private wakeIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const waiter of waiters) waiter();
   }
 
   private fail(error: BpError): void {
@@ -161,5 +166,6 @@ export class NbdConnection {
       request.reject(this.failure);
     }
     this.pending.clear();
+    this.wakeIdle();
   }
 }
