@@ -86,6 +86,18 @@ async function expectSameContent(image: string, reference: Buffer, scratch: stri
   expect(compare.exitCode).toBe(0);
 }
 
+/** Flushes and closes the target, then checks the image is clean and equals `reference`. */
+async function flushCloseAndVerify(target: CopyTarget, path: string, reference: Buffer, scratch: string): Promise<void> {
+  await target.flush();
+  await target.close();
+  await expectCheckClean(path);
+  await expectSameContent(path, reference, scratch);
+}
+
+async function imageInfo(path: string): Promise<Record<string, unknown>> {
+  return JSON.parse((await execa('qemu-img', ['info', '--output=json', path])).stdout) as Record<string, unknown>;
+}
+
 describe('createQcow2Target', () => {
   const scratch = useScratchDir('bp-qcow2-test');
 
@@ -96,11 +108,8 @@ describe('createQcow2Target', () => {
     expect(target.zeroInitialized).toBe(true);
     const reference = Buffer.alloc(size);
     await applyOperations(target, reference, randomOperations(1, size, 64 * KiB, 120), 8);
-    await target.flush();
-    await target.close();
-    await expectCheckClean(path);
-    await expectSameContent(path, reference, scratch.dir);
-    const info = JSON.parse((await execa('qemu-img', ['info', '--output=json', path])).stdout) as Record<string, unknown>;
+    await flushCloseAndVerify(target, path, reference, scratch.dir);
+    const info = await imageInfo(path);
     expect(info['virtual-size']).toBe(size);
     expect(info['cluster-size']).toBe(64 * KiB);
     expect(info).not.toHaveProperty('backing-filename');
@@ -118,10 +127,7 @@ describe('createQcow2Target', () => {
     left.copy(reference, 7 * MiB + 1000);
     right.copy(reference, 7 * MiB + 4000);
     await Promise.all([target.write(7 * MiB + 1000, left), target.write(7 * MiB + 4000, right)]);
-    await target.flush();
-    await target.close();
-    await expectCheckClean(path);
-    await expectSameContent(path, reference, scratch.dir);
+    await flushCloseAndVerify(target, path, reference, scratch.dir);
   });
 
   it('handles an image size that is not a multiple of the cluster size', async () => {
@@ -135,11 +141,8 @@ describe('createQcow2Target', () => {
     const head = Buffer.alloc(64 * KiB, 0x33);
     head.copy(reference, 0);
     await target.write(0, head);
-    await target.flush();
-    await target.close();
-    await expectCheckClean(path);
-    await expectSameContent(path, reference, scratch.dir);
-    const info = JSON.parse((await execa('qemu-img', ['info', '--output=json', path])).stdout) as Record<string, unknown>;
+    await flushCloseAndVerify(target, path, reference, scratch.dir);
+    const info = await imageInfo(path);
     expect(info['virtual-size']).toBe(size);
   });
 
@@ -167,7 +170,7 @@ describe('createQcow2Target', () => {
     await target.flush();
     await target.close();
 
-    const info = JSON.parse((await execa('qemu-img', ['info', '--output=json', path])).stdout) as Record<string, unknown>;
+    const info = await imageInfo(path);
     expect(info['backing-filename']).toBe('base.qcow2');
     expect(info['backing-filename-format']).toBe('qcow2');
     expect(info['full-backing-filename']).toBe(base);
@@ -225,10 +228,7 @@ describe('createQcow2Target', () => {
     const fill = randomBytes(random(5), size);
     fill.copy(reference);
     await target.write(0, fill);
-    await target.flush();
-    await target.close();
-    await expectCheckClean(path);
-    await expectSameContent(path, reference, scratch.dir);
+    await flushCloseAndVerify(target, path, reference, scratch.dir);
   });
 
   it('rejects bad options and out-of-range requests with coded errors', async () => {
