@@ -2,21 +2,12 @@ import { existsSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runBackupJob, type GuestSpec } from '../src/index.js';
 import { createJobFixture, type JobFixture } from './support/job-fixture.js';
-import { expectNoLeaks, leakBaseline } from './support/leaks.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
 import type { RecordingConfig } from './support/recording-plugin.js';
 import { vmAccessDouble } from './support/vm-access-double.js';
 
 let fixture: JobFixture;
-let baseline: { sockets: number };
-
-beforeEach(() => {
-  baseline = leakBaseline();
-});
-
-afterEach(async () => {
-  fixture?.remove();
-  await expectNoLeaks(baseline);
-});
+checkLeaksAfterEach({ beforeEach, afterEach }, () => fixture?.remove());
 
 async function run(config: Partial<RecordingConfig>, guests: (f: JobFixture) => GuestSpec[], options: Parameters<typeof runBackupJob>[0]['options'] = {}) {
   fixture = createJobFixture(config);

@@ -2,20 +2,11 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runBackupJob, type JobEvent } from '../src/index.js';
 import { createJobFixture, type JobFixture } from './support/job-fixture.js';
-import { expectNoLeaks, leakBaseline } from './support/leaks.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
 import { DOUBLE_DEVICE_SIZE, vmAccessDouble } from './support/vm-access-double.js';
 
 let fixture: JobFixture;
-let baseline: { sockets: number };
-
-beforeEach(() => {
-  baseline = leakBaseline();
-});
-
-afterEach(async () => {
-  fixture?.remove();
-  await expectNoLeaks(baseline);
-});
+checkLeaksAfterEach({ beforeEach, afterEach }, () => fixture?.remove());
 
 describe('runBackupJob call order (spec 1.1 example trace: vzdump 100 101 200)', () => {
   it('drives provider and storage as vzdump does: VM ok, VM failing in backupVm, unprivileged CT in a child', async () => {

@@ -5,23 +5,16 @@ import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { COMMON_TAR_FLAGS, restoreContainer } from '../src/index.js';
 import { ctArchivePlugin } from './support/ct-archive-plugin.js';
-import { expectNoLeaks, leakBaseline } from './support/leaks.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
 import { spyOnProviders } from './support/provider-spy.js';
 import { snapshotTree } from './support/tree.js';
 
 let dir: string;
-let baseline: { sockets: number };
-
 beforeEach(() => {
-  baseline = leakBaseline();
   dir = mkdtempSync(join(tmpdir(), 'bp-host-ct-'));
   chmodSync(dir, 0o755);
 });
-
-afterEach(async () => {
-  rmSync(dir, { recursive: true, force: true });
-  await expectNoLeaks(baseline);
-});
+checkLeaksAfterEach({ beforeEach, afterEach }, () => rmSync(dir, { recursive: true, force: true }));
 
 /** A small container root with several owners, modes, links and an xattr. */
 async function buildRoot(root: string): Promise<void> {

@@ -6,21 +6,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BackupStorage } from '@bp/api';
 import { restoreVm, runBackupJob, type VmGuestSpec } from '../src/index.js';
 import { copyPlugin } from './support/copy-plugin.js';
-import { expectNoLeaks, leakBaseline } from './support/leaks.js';
+import { checkLeaksAfterEach } from './support/leaks.js';
 import { spyOnProviders } from './support/provider-spy.js';
 
 let dir: string;
-let baseline: { sockets: number };
-
 beforeEach(() => {
-  baseline = leakBaseline();
   dir = mkdtempSync(join(tmpdir(), 'bp-host-vm-'));
 });
-
-afterEach(async () => {
-  rmSync(dir, { recursive: true, force: true });
-  await expectNoLeaks(baseline);
-});
+checkLeaksAfterEach({ beforeEach, afterEach }, () => rmSync(dir, { recursive: true, force: true }));
 
 async function qemuIo(image: string, format: string, command: string): Promise<void> {
   await execa('qemu-io', ['-f', format, '-c', command, image]);

@@ -46,3 +46,18 @@ export async function expectNoLeaks(baseline: { sockets: number }): Promise<void
   if (children.length > 0) throw new Error(`child processes left behind: ${children.join(', ')}`);
   if (sockets > baseline.sockets) throw new Error(`sockets left open: ${sockets} > ${baseline.sockets}`);
 }
+
+/**
+ * Registers the per-test leak check: a socket baseline before each test, then `cleanup()` and
+ * the check after it.
+ */
+export function checkLeaksAfterEach(hooks: { beforeEach: (fn: () => void) => void; afterEach: (fn: () => Promise<void>) => void }, cleanup: () => void): void {
+  let baseline = { sockets: 0 };
+  hooks.beforeEach(() => {
+    baseline = leakBaseline();
+  });
+  hooks.afterEach(async () => {
+    cleanup();
+    await expectNoLeaks(baseline);
+  });
+}
