@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+import { onExit } from 'signal-exit';
 
 /** A child process and the private directory it owns, as the last-resort cleanup sees them. */
 interface RegisteredChild {
@@ -10,8 +11,10 @@ const children = new Set<RegisteredChild>();
 let exitHookInstalled = false;
 
 /**
- * Kills every still-registered child and removes its directory. Runs synchronously on process
- * 'exit' so a caller that forgets to stop a server (or crashes) leaves no QEMU process behind.
+ * Kills every still-registered child and removes its directory. Runs synchronously when this
+ * process exits or dies of SIGINT/SIGTERM/SIGHUP (through signal-exit, which keeps the signal's
+ * default behaviour), so a caller that forgets to stop a server, or is killed, leaves no QEMU
+ * process and no directory behind.
  */
 function killAllSync(): void {
   for (const child of children) {
@@ -28,7 +31,9 @@ function killAllSync(): void {
 /** Tracks a child until {@link unregisterChild} is called; returns the handle to pass there. */
 export function registerChild(pid: number, dir: string): RegisteredChild {
   if (!exitHookInstalled) {
-    process.on('exit', killAllSync);
+    onExit(() => {
+      killAllSync();
+    });
     exitHookInstalled = true;
   }
   const entry = { pid, dir };

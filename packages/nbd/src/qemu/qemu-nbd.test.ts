@@ -78,14 +78,22 @@ describe('startQemuNbd', () => {
     expect(existsSync(dir)).toBe(false);
   });
 
-  it('kills servers a process forgot to stop when that process exits', async () => {
+  it.each(['exit', 'SIGTERM', 'SIGINT'] as const)('kills servers a process forgot to stop when that process ends (%s)', async (ending) => {
     const image = join(scratch.dir, 'forgotten.raw');
     await qemuImgCreate(image, 'raw', 1024 * 1024);
     const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
-    const result = await execa('node', ['--import', 'tsx', join(fixtures, 'exit-without-stop.ts'), image], {
+    const child = execa('node', ['--import', 'tsx', join(fixtures, 'exit-without-stop.ts'), image, ending === 'exit' ? 'exit' : 'wait'], {
       env: { TSX_TSCONFIG_PATH: join(fixtures, 'tsconfig.json') },
+      reject: false,
     });
-    const { pids, dirs } = JSON.parse(result.stdout) as { pids: number[]; dirs: string[] };
+    const line = await new Promise<string>((resolve, reject) => {
+      child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString()));
+      void child.then((result) => reject(new Error(`fixture ended early: ${String(result.stderr)}`)));
+    });
+    const { pids, dirs } = JSON.parse(line) as { pids: number[]; dirs: string[] };
+    if (ending !== 'exit') child.kill(ending);
+    const result = await child;
+    if (ending !== 'exit') expect(result.signal).toBe(ending);
     expect(pids).toHaveLength(2);
     for (const pid of pids) await waitUntilGone(pid);
     for (const dir of dirs) expect(existsSync(dir)).toBe(false);
