@@ -1,6 +1,5 @@
 import type { BackupStorage, VmVolumes } from '@bp/api';
 import { openVm, runBackupJob, type BackupJobOptions, type GuestResult, type JobResult, type SnapshotAccess, type VmAccessOpener } from '@bp/host';
-import type { TestDisk } from '../fixtures/disk.js';
 import { ProviderLog } from './provider-log.js';
 
 /** Points where a VM scenario looks at or acts on the snapshot access. */
@@ -13,11 +12,19 @@ export interface VmAccessHooks {
   beforeTeardown?(access: SnapshotAccess, success: boolean): Promise<void>;
 }
 
+/** A disk image of the VM under test. */
+export interface VmTestDisk {
+  image: string;
+  size: number;
+  /** Default qcow2. */
+  format?: 'qcow2' | 'raw';
+}
+
 /** One VM backup through the host. */
 export interface VmBackupRun {
   vmid: number;
   /** Disks in virtdev order: `scsi0`, `scsi1`, ... */
-  disks: readonly TestDisk[];
+  disks: readonly VmTestDisk[];
   options?: BackupJobOptions;
   hooks?: VmAccessHooks;
 }
@@ -28,10 +35,12 @@ export interface VmBackupOutcome {
   job: JobResult;
   log: ProviderLog;
   backupVmMs: number | undefined;
+  /** Whether the job got as far as calling `backupVm`. */
+  reachedBackupVm: boolean;
 }
 
 /** The VM config the kit backs up (the host appends the `#qmdump#map` lines). */
-export function vmGuestConfig(vmid: number, disks: readonly TestDisk[]): string {
+export function vmGuestConfig(vmid: number, disks: readonly VmTestDisk[]): string {
   const drives = disks.map((disk, index) => `scsi${index}: local:vm-${vmid}-disk-${index},size=${disk.size / (1024 * 1024)}M`);
   return [`name: conformance-vm-${vmid}`, 'memory: 512', 'ostype: l26', ...drives, ''].join('\n');
 }
@@ -83,7 +92,7 @@ export async function runVmBackup(storage: BackupStorage, run: VmBackupRun, sign
         type: 'qemu',
         vmid: run.vmid,
         config: vmGuestConfig(run.vmid, run.disks),
-        source: { kind: 'images', disks: run.disks.map((disk, index) => ({ virtdev: `scsi${index}`, image: disk.image, format: 'qcow2' as const })) },
+        source: { kind: 'images', disks: run.disks.map((disk, index) => ({ virtdev: `scsi${index}`, image: disk.image, format: disk.format ?? 'qcow2' })) },
       },
     ],
     ...(run.options ? { options: run.options } : {}),
@@ -97,5 +106,5 @@ export async function runVmBackup(storage: BackupStorage, run: VmBackupRun, sign
     ...(signal ? { signal } : {}),
   });
   const guest = job.guests[0]!;
-  return { guest, job, log, backupVmMs };
+  return { guest, job, log, backupVmMs, reachedBackupVm: backupVmStart !== undefined };
 }
