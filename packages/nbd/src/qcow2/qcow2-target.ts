@@ -3,39 +3,11 @@ import { BpError } from '@bp/api';
 import type { CopyTarget } from '../copy/target.js';
 import { ClusterLocks } from './cluster-locks.js';
 import { ClusterMap } from './cluster-map.js';
-import { encodeHeader, MAX_BACKING_NAME_BYTES } from './format.js';
+import { encodeHeader } from './format.js';
 import { HostAllocator } from './host-allocator.js';
 import { planLayout, type Qcow2Layout } from './layout.js';
-
-/** Options for {@link createQcow2Target}. */
-export interface Qcow2TargetOptions {
-  /** File to create; must not exist. */
-  readonly path: string;
-  /** Virtual disk size in bytes (a multiple of 512). */
-  readonly size: number;
-  /** Backing file name stored verbatim in the header (relative names resolve against the image's directory). */
-  readonly backingFile?: string;
-  /** Format of the backing file (default `qcow2` when `backingFile` is set). */
-  readonly backingFormat?: 'qcow2';
-  /** Cluster size, a power of two from 4 KiB to 2 MiB (default 64 KiB). */
-  readonly clusterSize?: number;
-  /**
-   * Reads guest bytes of the backing chain (e.g. {@link openImageReader}). With it, an overlay
-   * accepts writes that cover only part of a cluster not written before: the rest of the cluster is
-   * read from here. Without it such writes are `BP_INVALID_ARGUMENT`.
-   */
-  readonly readBacking?: (offset: number, length: number) => Promise<Uint8Array>;
-}
-
-const DEFAULT_CLUSTER_SIZE = 64 * 1024;
-const MAX_IOV = 512;
-
-/** One pwritev: consecutive buffers that land contiguously at `position`. */
-interface WriteSegment {
-  position: number;
-  length: number;
-  buffers: Uint8Array[];
-}
+import { DEFAULT_CLUSTER_SIZE, invalid, validateOptions, type Qcow2TargetOptions } from './options.js';
+import { pushSegment, writeAll, type WriteSegment } from './segments.js';
 
 /**
  * Creates a qcow2 v3 image and returns a {@link CopyTarget} that writes it directly, without a
@@ -85,27 +57,6 @@ export async function createQcow2Target(options: Qcow2TargetOptions): Promise<Co
   return writer;
 }
 
-function validateOptions(options: Qcow2TargetOptions, clusterSize: number): void {
-  if (!Number.isSafeInteger(options.size) || options.size <= 0 || options.size % 512 !== 0) {
-    throw invalid(`size must be a positive multiple of 512, got ${String(options.size)}`);
-  }
-  if (!Number.isInteger(clusterSize) || clusterSize < 4096 || clusterSize > 2 * 1024 * 1024 || (clusterSize & (clusterSize - 1)) !== 0) {
-    throw invalid(`clusterSize must be a power of two from 4096 to 2097152, got ${String(clusterSize)}`);
-  }
-  if (options.backingFormat !== undefined && options.backingFile === undefined) throw invalid('backingFormat needs backingFile');
-  if (options.backingFormat !== undefined && options.backingFormat !== 'qcow2') throw invalid('backingFormat must be qcow2');
-  if (options.backingFile !== undefined) {
-    const bytes = Buffer.byteLength(options.backingFile, 'utf8');
-    if (bytes === 0 || bytes > MAX_BACKING_NAME_BYTES || options.backingFile.includes('\0')) {
-      throw invalid(`backingFile must be 1 to ${String(MAX_BACKING_NAME_BYTES)} bytes without NUL`);
-    }
-  }
-}
-
-function invalid(message: string): BpError {
-  return new BpError('BP_INVALID_ARGUMENT', `qcow2 target: ${message}`);
-}
-
 class Qcow2Writer implements CopyTarget {
   readonly zeroInitialized: boolean;
   private readonly clusterSize: number;
@@ -142,7 +93,7 @@ class Qcow2Writer implements CopyTarget {
       backingFormat: this.options.backingFile === undefined ? undefined : (this.options.backingFormat ?? 'qcow2'),
     });
     if (header.length > this.clusterSize) throw invalid('the header and backing file name do not fit into one cluster');
-    await this.writeAll([header, this.zeroCluster.subarray(header.length)], 0);
+    await writeAll(this.file, [header, this.zeroCluster.subarray(header.length)], 0);
   }
 
   write(offset: number, data: Uint8Array): Promise<void> {
@@ -153,7 +104,7 @@ class Qcow2Writer implements CopyTarget {
       try {
         const backing = await this.readBackingForPartialClusters(offset, offset + data.length);
         const segments = this.planWrite(offset, data, backing);
-        await Promise.all(segments.map((segment) => this.writeAll(segment.buffers, segment.position)));
+        await Promise.all(segments.map((segment) => writeAll(this.file, segment.buffers, segment.position)));
       } finally {
         release();
       }
@@ -168,7 +119,7 @@ class Qcow2Writer implements CopyTarget {
       try {
         const backing = await this.readBackingForPartialClusters(offset, offset + length);
         const segments = this.planZeroes(offset, length, backing);
-        await Promise.all(segments.map((segment) => this.writeAll(segment.buffers, segment.position)));
+        await Promise.all(segments.map((segment) => writeAll(this.file, segment.buffers, segment.position)));
       } finally {
         release();
       }
@@ -188,7 +139,7 @@ class Qcow2Writer implements CopyTarget {
         { position: this.layout.refcountTableCluster * this.clusterSize, data: this.allocator.refcountTable(this.layout.refcountTableClusters) },
       ];
       try {
-        await Promise.all(writes.map((write) => this.writeAll([write.data], write.position)));
+        await Promise.all(writes.map((write) => writeAll(this.file, [write.data], write.position)));
         await this.file.datasync();
       } catch (error) {
         this.failure ??= error;
@@ -394,45 +345,5 @@ class Qcow2Writer implements CopyTarget {
     const [run] = this.allocator.allocate(1);
     if (!run) throw new Error('allocator returned no cluster');
     this.map.addTable(cluster, run.first * this.clusterSize);
-  }
-
-  /** pwritev of all buffers at `position`, looping over short writes and the iovec limit. */
-  private async writeAll(buffers: Uint8Array[], position: number): Promise<void> {
-    let pending = buffers.filter((buffer) => buffer.length > 0);
-    let at = position;
-    while (pending.length > 0) {
-      const batch = pending.slice(0, MAX_IOV);
-      const total = batch.reduce((sum, buffer) => sum + buffer.length, 0);
-      const { bytesWritten } = await this.file.writev(batch, at);
-      at += bytesWritten;
-      if (bytesWritten === total) {
-        pending = pending.slice(batch.length);
-        continue;
-      }
-      // Short write: drop what was written and retry the rest.
-      let skip = bytesWritten;
-      const rest: Uint8Array[] = [];
-      for (const buffer of pending) {
-        if (skip >= buffer.length) {
-          skip -= buffer.length;
-          continue;
-        }
-        rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
-        skip = 0;
-      }
-      pending = rest;
-    }
-  }
-}
-
-/** Appends buffers to the last segment when they continue it on disk, else starts a new one. */
-function pushSegment(segments: WriteSegment[], position: number, buffers: Uint8Array[]): void {
-  const length = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
-  const last = segments[segments.length - 1];
-  if (last && last.position + last.length === position) {
-    last.buffers.push(...buffers);
-    last.length += length;
-  } else {
-    segments.push({ position, length, buffers });
   }
 }
