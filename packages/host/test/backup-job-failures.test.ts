@@ -154,7 +154,7 @@ describe('runBackupJob failure semantics (spec 1.7)', () => {
     const containers = records.filter((r) => r.method === 'backupContainer');
     expect(containers.map((r) => [r.args[0], r.uid, r.pid === process.pid])).toEqual([
       [200, 0, true],
-      [201, 100000, false],
+      [201, 0, false], // root of the container's user namespace = host uid 100000
     ]);
     expect(result.guests[1]!.error?.message).toBe('tar died');
     expect(records.filter((r) => r.method === 'backupCleanup').map((r) => r.args)).toEqual([

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runBackupJob, type JobEvent } from '../src/index.js';
 import { createJobFixture, type JobFixture } from './support/job-fixture.js';
@@ -109,12 +109,15 @@ describe('runBackupJob call order (spec 1.1 example trace: vzdump 100 101 200)',
     const [container] = of('backupContainer');
     expect(prepare!.uid).toBe(0);
     expect(prepare!.pid).toBe(process.pid);
-    expect(container!.uid).toBe(100000);
+    // The child is root of a user namespace mapping 0 -> 100000: host uid 100000, container files owned by 0.
+    expect(container!.uid).toBe(0);
     expect(container!.pid).not.toBe(process.pid);
     expect(container!.args[1]).toBe('hostname: ct200\nunprivileged: 1\nrootfs: local:subvol-200-disk-0\n');
     expect(container!.args[2]).toEqual(['/tmp/?*', '/var/tmp/?*', '/var/run/?*.pid']);
     expect(container!.args[3]).toEqual({ directory: expect.any(String), sources: ['./'], backupUserId: 100000, firewallConfig: '', bandwidthLimit: 102400 });
-    expect(readFileSync(`${fixture.storage.config.root}/200/uid`, 'utf8')).toBe('100000');
+    const seenFile = `${fixture.storage.config.root}/200/seen.json`;
+    expect(JSON.parse(readFileSync(seenFile, 'utf8'))).toEqual({ uid: 0, uidMap: [0, 100000, 65536], hostnameOwner: 0 });
+    expect(statSync(seenFile).uid).toBe(100000); // written by host uid 100000 into the directory prepare chowned
 
     // per-guest task logs handed over, in PVE's style
     const handed = of('backupHandleLogFile');

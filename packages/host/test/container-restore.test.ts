@@ -1,9 +1,9 @@
-import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { COMMON_TAR_FLAGS, restoreContainer } from '../src/index.js';
+import { COMMON_TAR_FLAGS, restoreContainer, runBackupJob } from '../src/index.js';
 import { ctArchivePlugin } from './support/ct-archive-plugin.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
 import { spyOnProviders } from './support/provider-spy.js';
@@ -149,4 +149,53 @@ describe('restoreContainer (spec 1.5)', () => {
     await restoreContainer({ storage: ctArchivePlugin.open('cts', { path: storePath }), volid, targetRoot: target, ignoreUnpackErrors: true }).catch(() => undefined);
     expect(readdirSync(outside)).toEqual([]);
   });
+
+  it('round trip: backup in the container child (user namespace) + restore gives back the same host-owned tree', async () => {
+    // An unprivileged container's files on the host: in-container owners shifted by 100000.
+    const root = join(dir, 'ct-root');
+    mkdirSync(root);
+    await buildRoot(root);
+    const shifted = new Set<number>(); // hard links share an inode: shift it once
+    const shift = (path: string): void => {
+      const st = lstatSync(path);
+      if (!shifted.has(st.ino)) lchownSync(path, st.uid + 100000, st.gid + 100000);
+      shifted.add(st.ino);
+      if (st.isDirectory()) for (const name of readdirSync(path)) shift(join(path, name));
+    };
+    shift(root);
+    chmodSync(dir, 0o755);
+    const storePath = join(dir, 'store');
+    mkdirSync(storePath);
+    const storage = ctArchivePlugin.open('cts', { path: storePath });
+    const job = await runBackupJob({
+      storage,
+      guests: [{ type: 'lxc', vmid: 300, config: 'hostname: rt\nunprivileged: 1\n', rootDirectory: root, backupUserId: 100000 }],
+      options: { logDir: join(dir, 'logs') },
+    });
+    expect(job.guests[0]!.error).toBeUndefined();
+    // The archive records in-container owners, as PVE's do.
+    const [name] = readdirSync(join(storePath, '300'));
+    const { stdout } = await execa('tar', ['-tvf', join(storePath, '300', name!, 'archive.tar'), '--numeric-owner', './home/user/.profile']);
+    expect(stdout).toMatch(/ 1000\/1000 /);
+
+    const target = join(dir, 'restored');
+    await restoreContainer({ storage, volid: job.guests[0]!.volid!, targetRoot: target });
+    expect(snapshotTree(target)).toEqual(withoutDevChildren(snapshotTree(root)));
+  });
+
+  it("a container ID map whose root is not the backup user fails the guest before prepare", async () => {
+    const storePath = join(dir, 'store');
+    mkdirSync(storePath);
+    const job = await runBackupJob({
+      storage: ctArchivePlugin.open('cts', { path: storePath }),
+      guests: [{ type: 'lxc', vmid: 301, config: 'hostname: x\n', rootDirectory: dir, backupUserId: 100000, idMap: [{ type: 'u', inner: 0, outer: 200000, count: 65536 }, { type: 'g', inner: 0, outer: 200000, count: 65536 }] }],
+      options: { logDir: join(dir, 'logs') },
+    });
+    expect(job.guests[0]!.error?.code).toBe('BP_INVALID_ARGUMENT');
+    expect(statOwner(join(storePath, '301'))).toBe(0); // prepare never chowned the backup directory
+  });
 });
+
+function statOwner(path: string): number {
+  return lstatSync(join(path, readdirSync(path)[0]!)).uid;
+}

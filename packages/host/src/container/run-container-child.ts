@@ -2,14 +2,14 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { BpError, ERROR_CODES, type ErrorCode, type LogFunction } from '@bp/api';
+import { mappedRoot, usernsCommand, type IdMapEntry } from '../userns/index.js';
 import type { ContainerChildMessage, ContainerChildRequest } from './child-protocol.js';
 
 /** Options of {@link runContainerBackupChild}. */
 export interface RunContainerBackupChildOptions {
   request: ContainerChildRequest;
-  /** Host uid/gid the child runs as (the container's mapped root). */
-  uid: number;
-  gid: number;
+  /** The container's ID map: the child runs as root of a user namespace with it (host uid = mapped root). */
+  idMap: readonly IdMapEntry[];
   log: LogFunction;
   signal?: AbortSignal;
 }
@@ -35,20 +35,22 @@ function isErrorCode(code: string): code is ErrorCode {
 }
 
 /**
- * Runs `backupContainer` in a child process as `uid`/`gid` (PVE forks and switches to the
- * container's root for unprivileged containers, spec 1.3 CT-5). The child builds a fresh provider
+ * Runs `backupContainer` in a child process as the container's root (spec 1.3 CT-5): PVE forks,
+ * unshares a user namespace with the container's ID map and switches to its uid 0, so the child
+ * is host uid `backupUserId`, sees the container's files with their in-container owners (a tar
+ * records those) and can write only where the mapped root may. The child builds a fresh provider
  * from the plugin's `moduleRef`; its log lines are relayed, and its failure is rethrown as a
  * BpError with the child's code. On abort the child is terminated and awaited.
  */
 export async function runContainerBackupChild(options: RunContainerBackupChildOptions): Promise<void> {
-  const { request, uid, gid, log, signal } = options;
+  const { request, log, signal } = options;
   signal?.throwIfAborted();
+  const { uid } = mappedRoot(options.idMap);
   const command = childCommand();
-  const child = spawn(process.execPath, command.args, {
+  const userns = await usernsCommand(options.idMap, [process.execPath, ...command.args]);
+  const child = spawn(userns.file, userns.args, {
     cwd: command.cwd,
-    env: { ...command.env, HOME: '/' },
-    uid,
-    gid,
+    env: { ...command.env, PATH: userns.env.PATH, HOME: '/' },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
 
@@ -105,5 +107,6 @@ export async function runContainerBackupChild(options: RunContainerBackupChildOp
     signal?.removeEventListener('abort', onAbort);
     stdoutLines.close();
     stderrLines.close();
+    await userns.dispose();
   }
 }

@@ -1,11 +1,30 @@
 import { BpError, containerBackupInfoSchema, parseWithSchema, STANDARD_EXCLUDES, type ContainerBackupInfo } from '@bp/api';
 import { runContainerBackupChild } from '../container/run-container-child.js';
+import { checkIdMap, mappedRoot, type IdMapEntry } from '../userns/index.js';
 import { bandwidthLimitOf, type GuestContext } from './guest-context.js';
 import type { ContainerGuestSpec } from './types.js';
 
 /** vzdump's exclusion list: `exclude-path` entries, then the standard excludes when `stdexcludes` is on. */
 export function containerExcludePatterns(spec: ContainerGuestSpec): string[] {
   return [...(spec.excludePatterns ?? []), ...(spec.stdexcludes === false ? [] : STANDARD_EXCLUDES)];
+}
+
+/** The container's ID map: the given one (its root must be the backup user/group) or PVE's default from the backup IDs. */
+export function containerIdMap(spec: ContainerGuestSpec): IdMapEntry[] {
+  const uid = spec.backupUserId;
+  const gid = spec.backupGroupId ?? uid;
+  if (!spec.idMap) {
+    return [
+      { type: 'u', inner: 0, outer: uid, count: 65536 },
+      { type: 'g', inner: 0, outer: gid, count: 65536 },
+    ];
+  }
+  checkIdMap(spec.idMap);
+  const root = mappedRoot(spec.idMap);
+  if (root.uid !== uid || root.gid !== gid) {
+    throw new BpError('BP_INVALID_ARGUMENT', `container ${spec.vmid}: the ID map's root is ${root.uid}:${root.gid}, not the backup user ${uid}:${gid}; make them agree`);
+  }
+  return spec.idMap;
 }
 
 /**
@@ -39,12 +58,13 @@ export async function archiveContainer(ctx: GuestContext, spec: ContainerGuestSp
     `container ${vmid} backup info`,
   );
   const excludePatterns = containerExcludePatterns(spec);
+  const idMap = privileged ? undefined : containerIdMap(spec);
 
   ctx.phase('prepare-container');
   await provider.backupContainerPrepare(vmid, info);
 
   ctx.phase('backup-container');
-  if (privileged) {
+  if (!idMap) {
     await provider.backupContainer(vmid, guestConfig, excludePatterns, info);
     return;
   }
@@ -59,8 +79,7 @@ export async function archiveContainer(ctx: GuestContext, spec: ContainerGuestSp
       excludePatterns,
       info,
     },
-    uid: spec.backupUserId,
-    gid: spec.backupGroupId ?? spec.backupUserId,
+    idMap,
     log: (level, message) => ctx.providerLog(level, message),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   });

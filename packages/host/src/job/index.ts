@@ -1,7 +1,7 @@
 export { runBackupJob } from './run-backup-job.js';
 export { renderNotesTemplate, type NotesVariables } from './notes-template.js';
 export { assembleContainerGuestConfig, assembleVmGuestConfig } from './guest-config.js';
-export { containerExcludePatterns } from './archive-container.js';
+export { containerExcludePatterns, containerIdMap } from './archive-container.js';
 export type {
   BackupJobOptions,
   BackupPhase,

@@ -1,5 +1,6 @@
 import type { BackupStorage, BpError, GuestType, LogFunction, PruneOptionsInput } from '@bp/api';
 import type { openVm, VmSource } from '../vm/index.js';
+import type { IdMapEntry } from '../userns/index.js';
 import type { VmAccessOpener } from './vm-access.js';
 
 /** A VM to back up. */
@@ -32,6 +33,12 @@ export interface ContainerGuestSpec {
   backupUserId: number;
   /** Host gid of the container's root; defaults to `backupUserId`. */
   backupGroupId?: number;
+  /**
+   * The container's ID map (lxc.idmap); `backupContainer` runs as root of a user namespace with it.
+   * Default: 65536 IDs from `backupUserId` / `backupGroupId` (PVE's default map). Its root must be
+   * `backupUserId` / `backupGroupId`.
+   */
+  idMap?: IdMapEntry[];
   /** vzdump `exclude-path` entries. */
   excludePatterns?: string[];
   /** Add PVE's standard excludes (`/tmp/?*`, `/var/tmp/?*`, `/var/run/?*.pid`); default true. */

@@ -1,13 +1,17 @@
-// A storage whose container backups are prepared by the test: `<path>/<vmid>/lxc-<t>/` holding
-// guest.conf, optional firewall.conf and either archive.tar(.zst) (mechanism tar) or tree/ (directory).
+// A container storage: `<path>/<vmid>/lxc-<t>/` holding guest.conf, optional firewall.conf and
+// either archive.tar(.zst) (mechanism tar) or tree/ (directory). Backups tar the sources in the
+// container child; tests may also prepare backups by hand.
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { BpError, CURRENT_SPECIFICATION_VERSION, type BackupProvider, type BackupStorage, type BackupStoragePlugin } from '@bp/api';
 
 const configSchema = z.object({ path: z.string() });
+
+const TAR_FLAGS = ['--sparse', '--numeric-owner', '--acls', '--xattrs', '--xattrs-include=user.*', '--xattrs-include=security.capability'];
 type Config = z.infer<typeof configSchema>;
 
 function createProvider(config: Config): BackupProvider {
@@ -16,19 +20,35 @@ function createProvider(config: Config): BackupProvider {
   const no = async (): Promise<never> => {
     throw new BpError('BP_NOT_SUPPORTED', 'restore-only test provider');
   };
+  const current = new Map<number, string>();
   return {
     specificationVersion: CURRENT_SPECIFICATION_VERSION,
     providerName: async () => 'ct-archive',
-    jobInit: no,
-    jobCleanup: no,
-    backupInit: no,
-    backupCleanup: no,
-    backupGetMechanism: no,
-    backupHandleLogFile: no,
+    jobInit: async () => {},
+    jobCleanup: async () => {},
+    backupInit: async (vmid, vmtype, startTime) => {
+      const archiveName = `${vmid}/${vmtype}-${startTime}`;
+      await mkdir(join(config.path, archiveName), { recursive: true });
+      current.set(vmid, archiveName);
+      return { archiveName };
+    },
+    backupCleanup: async () => ({}),
+    backupGetMechanism: async () => 'directory',
+    backupHandleLogFile: async () => {},
     backupVmQueryIncremental: no,
     backupVm: no,
-    backupContainerPrepare: no,
-    backupContainer: no,
+    // As root: hand the backup directory to the container's root.
+    backupContainerPrepare: async (vmid, info) => {
+      await chown(join(config.path, current.get(vmid)!), info.backupUserId, info.backupGroupId ?? info.backupUserId);
+    },
+    // In the child (a fresh instance): the backup directory is found again by its vmid.
+    backupContainer: async (vmid, guestConfig, _excludes, info) => {
+      const [name] = readdirSync(join(config.path, String(vmid)));
+      const dir = join(config.path, String(vmid), name!);
+      await writeFile(join(dir, 'guest.conf'), guestConfig);
+      if (info.firewallConfig) await writeFile(join(dir, 'firewall.conf'), info.firewallConfig);
+      await execa('tar', ['cpf', join(dir, 'archive.tar'), ...TAR_FLAGS, '--one-file-system', '-C', info.directory, ...info.sources]);
+    },
     restoreGetMechanism: async (volname) => ({ mechanism: archiveOf(volname) ? 'tar' : 'directory', vmtype: 'lxc' }),
     archiveGetGuestConfig: async (volname) => readFile(join(dirOf(volname), 'guest.conf'), 'utf8'),
     archiveGetFirewallConfig: async (volname) => {

@@ -1,5 +1,5 @@
 // A fresh recording storage, log directory and container tree per test.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BackupStorage } from '@bp/api';
@@ -31,6 +31,8 @@ export function createJobFixture(config: Partial<RecordingConfig> = {}): JobFixt
   const ctRoot = join(dir, 'ct-root');
   for (const sub of ['etc', 'sbin', 'tmp', 'var/tmp']) mkdirSync(join(ctRoot, sub), { recursive: true, mode: 0o755 });
   writeFileSync(join(ctRoot, 'etc/hostname'), 'ct\n');
+  // Owned by the container's root (host uid 100000), as an unprivileged container's files are.
+  for (const path of ['', 'etc', 'sbin', 'tmp', 'var', 'var/tmp', 'etc/hostname']) chownSync(join(ctRoot, path), 100000, 100000);
   const storage = recordingPlugin.open('rec', recordingPlugin.configSchema.parse({ recordFile, root, ...config }));
   return {
     dir,

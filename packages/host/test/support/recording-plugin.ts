@@ -1,6 +1,6 @@
 // A storage plugin + provider that records every call (provider and storage, with arguments) as
 // JSON lines in a file, so calls made in the container child (another uid) land in the same trace.
-import { appendFileSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -104,7 +104,13 @@ function createProvider(config: RecordingConfig): BackupProvider {
     },
     backupContainer: async (vmid, guestConfig, excludePatterns, info) => {
       call('backupContainer', [vmid, guestConfig, excludePatterns, info], vmid);
-      writeFileSync(join(config.root, String(vmid), 'uid'), String(process.getuid?.()));
+      // Who the child is inside its namespace, its uid map, and who owns the container's files from in there.
+      const seen = {
+        uid: process.getuid?.(),
+        uidMap: readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/).map(Number),
+        hostnameOwner: statSync(join(info.directory, 'etc/hostname')).uid,
+      };
+      writeFileSync(join(config.root, String(vmid), 'seen.json'), JSON.stringify(seen));
     },
     restoreGetMechanism: async () => {
       throw new BpError('BP_NOT_SUPPORTED', 'recording provider does not restore');
