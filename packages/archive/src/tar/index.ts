@@ -1,0 +1,5 @@
+export { createTarArchive, type ArchiveProgress, type CreateTarOptions, type CreateTarResult } from './create-tar.js';
+export { extractTarArchive, type ExtractTarOptions, type ExtractTarResult } from './extract-tar.js';
+export { scanTarArchive, type ScanTarOptions, type TarScan, type UnsafeMember } from './scan-tar.js';
+export { compressionFromFileName, type TarCompression } from './compression.js';
+export { COMMON_TAR_FLAGS, CREATE_TAR_FLAGS, EXTRACT_TAR_FLAGS } from './tar-flags.js';
