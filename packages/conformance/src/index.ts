@@ -14,5 +14,5 @@ export type {
   ProviderInstance,
   ProviderVariant,
 } from './kit/types.js';
-export { allGroups, containerGroup, factoryGroup, lifecycleGroup, restoreSafetyGroup, storageGroup, vmGroup } from './groups/index.js';
+export { allGroups, scenarioById, containerGroup, factoryGroup, lifecycleGroup, restoreSafetyGroup, storageGroup, vmGroup } from './groups/index.js';
 export { storageConfigForVariant } from './kit/variant-config.js';

@@ -99,7 +99,9 @@ export class DirectJob {
       await this.provider.backupContainerPrepare(vmid, info);
       // The unprivileged call runs forked on a fresh instance: in-memory state does not reach it.
       const child = this.storage.newBackupProvider(this.log.log);
-      await child.backupContainer(vmid, guest.config, [...STANDARD_EXCLUDES, ...(guest.excludePatterns ?? [])], info);
+      await child.backupContainer(vmid, guest.config, [...STANDARD_EXCLUDES, ...(guest.excludePatterns ?? [])], info).catch((error: unknown) => {
+        throw conformanceError(`backupContainer(${vmid}) on a fresh provider instance failed; it runs forked in PVE and gets no in-memory state from backupInit, so keep that state on disk`, error);
+      });
       await hooks.beforeCleanup?.(result.volid, result.volname);
       const cleanup = await this.provider.backupCleanup(vmid, 'lxc', true, {});
       result.archiveSize = cleanup?.stats?.archiveSize;

@@ -1,3 +1,5 @@
+import { BpError } from '@bp/api';
+import type { Scenario } from '../kit/scenario.js';
 import type { ScenarioGroup } from '../kit/register.js';
 import { containerScenarios } from './container.js';
 import { factoryScenarios } from './factory.js';
@@ -21,3 +23,12 @@ export const restoreSafetyGroup: ScenarioGroup = { name: 'safety', scenarios: re
 
 /** Every group, in the order the kit registers them. */
 export const allGroups: readonly ScenarioGroup[] = [factoryGroup, lifecycleGroup, storageGroup, vmGroup, containerGroup, restoreSafetyGroup];
+
+/** The scenario with this id (e.g. `vm.full-round-trip`); throws for an unknown id. */
+export function scenarioById(id: string): Scenario {
+  for (const group of allGroups) {
+    const found = group.scenarios.find((scenario) => scenario.id === id);
+    if (found) return found;
+  }
+  throw new BpError('BP_NOT_FOUND', `no conformance scenario has id '${id}'; see allGroups for the ids`);
+}

@@ -259,6 +259,11 @@ const deleteInChain: Scenario = {
     await expectRestoreEquals(context, storage, last.volid, [last.expected], 'the newest backup after the base was deleted too');
     const volids = (await storage.listVolumes({ vmid: 407 })).map((volume) => volume.volid);
     context.verify.equal(volids, [last.volid], 'after deleting two of three backups the storage must list exactly the remaining one');
+    // The next backup builds on what is left (or is full); either way it restores to its point in time.
+    await scatter(disk);
+    const expected = await disk.pointInTime(pointName(context, 'after-deletes'));
+    const next = await backupVmOk(context, storage, { vmid: 407, disks: [disk] });
+    await expectRestoreEquals(context, storage, next.volid, [expected], 'the backup taken after deleting older members of its chain');
   },
 };
 
