@@ -71,4 +71,12 @@ describe('restore refuses hostile images', () => {
     const verdict = await env.storage.verify(volname);
     expect(verdict[0]?.ok).toBe(false);
   });
+
+  it('refuses a backup whose configuration maps a drive without an image', async () => {
+    env = await createTestStorage();
+    const dir = await backupDir(env, B);
+    await writeFile(join(dir, 'guest.conf'), 'memory: 128\n#qmdump#map:scsi0:drive-scsi0:local:qcow2:\n#qmdump#map:efidisk0:drive-efidisk0:local:raw:\n');
+    await qemuImg('create', '-q', '-f', 'qcow2', join(dir, IMAGE), '1M');
+    await expect(env.storage.newBackupProvider(env.log).restoreVmInit(`backup/100/${B}`)).rejects.toSatisfy((error) => BpError.hasCode(error, 'BP_CHAIN_BROKEN'));
+  });
 });

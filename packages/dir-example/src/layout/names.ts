@@ -16,6 +16,8 @@ export const FILES = {
   log: 'backup.log',
   tar: 'archive.tar',
   squashfs: 'archive.sqfs',
+  /** POSIX ACLs of a squashfs archive (`getfacl` dump), which squashfs cannot store. */
+  acl: 'archive.acl',
   manifest: 'manifest.json',
   notes: 'notes',
   protected: 'protected',

@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { BpError, type ContainerBackupInfo, type ContainerFormat, type LogFunction } from '@bp/api';
 import { compileExclusions } from '@bp/archive';
@@ -69,6 +69,31 @@ export async function writeSquashfsArchive(archivePath: string, info: ContainerB
     await rm(archivePath, { force: true });
     throw error;
   }
+}
+
+/** getfacl escapes special characters in names as `\ooo`. */
+function unescapeGetfaclName(name: string): string {
+  return name.replace(/\\([0-7]{3})/g, (_match, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
+/**
+ * Records the POSIX ACLs of the sources (squashfs cannot store them) as a `getfacl` dump that
+ * `setfacl --restore` applies again. Entries of excluded paths are left out. Writes nothing and
+ * returns false when no file has an extended ACL.
+ */
+export async function recordAcls(dumpPath: string, info: ContainerBackupInfo, excludePatterns: readonly string[], log: LogFunction): Promise<boolean> {
+  const exclusions = compileExclusions(excludePatterns);
+  const result = await execa('getfacl', ['-R', '-P', '-p', '-n', '--skip-base', '--', ...normalizeSources(info.sources)], { cwd: info.directory, reject: false, stdin: 'ignore' });
+  if (result.exitCode !== 0 && result.stderr.trim() !== '') log('warn', `getfacl: ${result.stderr.trim()}`);
+  const kept = result.stdout
+    .split(/\n\n+/)
+    .filter((block) => {
+      const name = /^# file: (.*)$/m.exec(block)?.[1];
+      return name !== undefined && !exclusions.excludes(unescapeGetfaclName(name));
+    });
+  if (kept.length === 0) return false;
+  await writeFile(dumpPath, `${kept.join('\n\n')}\n\n`, { mode: 0o600 });
+  return true;
 }
 
 /** The archive file name of a container format. */

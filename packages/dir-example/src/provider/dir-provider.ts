@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   BpError,
   CURRENT_SPECIFICATION_VERSION,
+  devicesFromGuestConfig,
   type BackupCleanupInfo,
   type BackupCleanupResult,
   type BackupInitResult,
@@ -22,7 +23,8 @@ import {
 } from '@bp/api';
 import { backupDirName, DEVICE_NAME, FILES, imageFileName, newArchiveName, parseName } from '../layout/index.js';
 import { validateBackingChain } from '../restore/backing-chain.js';
-import { mountSquashfs, startRawView, stopRawView, stopRawViews, unmountSquashfs, unmountSquashfsAt, viewKey } from '../restore/raw-view.js';
+import { closeSquashfsView, closeSquashfsViews, openSquashfsView } from '../restore/container-view.js';
+import { startRawView, stopRawView, stopRawViews, viewKey } from '../restore/raw-view.js';
 import { listPartialBackups, readBackupState, writeBackupState, type BackupState } from '../state/backup-state.js';
 import { withGuestLock } from '../state/guest-lock.js';
 import { clearLogHandoff, readLogHandoff, writeLogHandoff } from '../state/log-handoff.js';
@@ -31,7 +33,7 @@ import type { DirBackupStorage } from '../storage/dir-storage.js';
 import { deviceImages, directoryBytes } from '../storage/backup-scan.js';
 import { exists, fsyncPath } from '../util/durable-fs.js';
 import { writeManifest } from '../verify/manifest.js';
-import { containerArchiveFile, writeSquashfsArchive, writeTarArchive } from './container-archive.js';
+import { containerArchiveFile, recordAcls, writeSquashfsArchive, writeTarArchive } from './container-archive.js';
 import { fileHandleSource, openNbdSource } from './region-sources.js';
 import { writeImage } from './write-image.js';
 
@@ -194,7 +196,10 @@ export class DirBackupProvider implements BackupProvider {
     const format = this.storage.config['lxc-backup-mode'];
     const archive = join(partial, containerArchiveFile(format));
     if (format === 'tar') await writeTarArchive(archive, info, excludePatterns, this.log);
-    else await writeSquashfsArchive(archive, info, excludePatterns);
+    else {
+      await writeSquashfsArchive(archive, info, excludePatterns);
+      await recordAcls(join(partial, FILES.acl), info, excludePatterns, this.log);
+    }
     await fsyncPath(archive);
     await writeBackupState(partial, { ...state, containerDone: true });
   }
@@ -328,6 +333,13 @@ export class DirBackupProvider implements BackupProvider {
       const [top] = await validateBackingChain(join(dir, image));
       result[device] = { size: top!.virtualSize };
     }
+    // Fail early and clearly when the config maps a drive the backup has no image for (gap G16).
+    const missing = devicesFromGuestConfig(await this.archiveGetGuestConfig(volname)).filter((device) => !(device in result));
+    if (missing.length > 0) {
+      throw new BpError('BP_CHAIN_BROKEN', `backup ${volname} has no image for ${missing.join(', ')} although its configuration maps them; restore from another backup`, {
+        details: { missing },
+      });
+    }
     return result;
   }
 
@@ -362,7 +374,8 @@ export class DirBackupProvider implements BackupProvider {
     const { dir } = await this.backupDirOf(volname);
     const { mechanism } = await this.restoreGetMechanism(volname);
     if (mechanism === 'tar') return { tarPath: join(dir, FILES.tar) };
-    const mountPoint = await mountSquashfs(join(dir, FILES.squashfs), viewKey(this.storage.config.path, volname));
+    const aclDump = (await exists(join(dir, FILES.acl))) ? join(dir, FILES.acl) : undefined;
+    const mountPoint = await openSquashfsView(join(dir, FILES.squashfs), aclDump, viewKey(this.storage.config.path, volname), this.log);
     this.restoreMounts.set(volname, mountPoint);
     return { archiveDirectory: mountPoint };
   }
@@ -370,7 +383,7 @@ export class DirBackupProvider implements BackupProvider {
   async restoreContainerCleanup(volname: string): Promise<void> {
     const mountPoint = this.restoreMounts.get(volname);
     this.restoreMounts.delete(volname);
-    if (mountPoint) await unmountSquashfsAt(mountPoint);
-    else await unmountSquashfs(viewKey(this.storage.config.path, volname));
+    if (mountPoint) await closeSquashfsView(mountPoint);
+    else await closeSquashfsViews(viewKey(this.storage.config.path, volname));
   }
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -95,39 +95,4 @@ async function stopView(dir: string): Promise<void> {
 export async function stopRawViews(key: string): Promise<void> {
   const names = await readdir(tmpdir()).catch(() => [] as string[]);
   for (const name of names) if (name.startsWith(`${VIEW_PREFIX}${key}-`)) await stopView(join(tmpdir(), name));
-}
-
-const MOUNT_PREFIX = 'bp-dir-sqfs-';
-
-/** Mounts a squashfs archive read-only with squashfuse at a mount point unique to this restore. */
-export async function mountSquashfs(archive: string, key: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `${MOUNT_PREFIX}${key}-`));
-  const mountPoint = join(dir, 'root');
-  try {
-    await mkdir(mountPoint, { mode: 0o755 });
-    await runTool('squashfuse', ['-o', 'ro', archive, mountPoint], 'BP_MOUNT_FAILED', `mount ${archive}`);
-    return mountPoint;
-  } catch (error) {
-    await rm(dir, { recursive: true, force: true });
-    throw error;
-  }
-}
-
-/** Unmounts every squashfs mount of `key` and removes the mount directories. */
-export async function unmountSquashfs(key: string): Promise<void> {
-  const names = await readdir(tmpdir()).catch(() => [] as string[]);
-  for (const name of names) {
-    if (!name.startsWith(`${MOUNT_PREFIX}${key}-`)) continue;
-    await unmountSquashfsAt(join(tmpdir(), name, 'root'));
-  }
-}
-
-/** Unmounts one mount point made by {@link mountSquashfs} and removes its directory. */
-export async function unmountSquashfsAt(mountPoint: string): Promise<void> {
-  await runTool('fusermount3', ['-u', mountPoint], 'BP_MOUNT_FAILED', 'unmount the container archive').catch(() =>
-    runTool('fusermount3', ['-u', '-z', mountPoint], 'BP_MOUNT_FAILED', 'unmount the container archive').catch(() => undefined),
-  );
-  // rmdir semantics: never recurse into a mount that is still there.
-  await rmdir(mountPoint).catch(() => undefined);
-  await rmdir(join(mountPoint, '..')).catch(() => undefined);
 }

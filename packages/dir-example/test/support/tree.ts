@@ -24,12 +24,35 @@ export async function expectedTree(root: string): Promise<void> {
   await execa('rm', ['-rf', join(root, 'tmp/scratch'), join(root, 'var/run/daemon.pid'), join(root, 'var/log/skip.me'), join(root, 'lost+found')]);
 }
 
-/** True when two trees are identical (contents, symlinks, modes via `diff -r` and a metadata listing). */
-export async function treesEqual(a: string, b: string): Promise<boolean> {
-  const diff = await execa('diff', ['-r', '--no-dereference', a, b], { reject: false });
-  if (diff.exitCode !== 0) return false;
+/** `find` listing of a tree: path, mode, owner ids (shifted by `idShift`), size and link target. */
+async function listing(root: string, idShift: number): Promise<string> {
   // Directory sizes depend on the file system; compare them by mode and owner only.
-  const listing = async (root: string): Promise<string> =>
-    (await execa('find', ['.', '-type', 'd', '-printf', '%p %M %U %G\\n', '-o', '-printf', '%p %M %U %G %s %l\\n'], { cwd: root })).stdout.split('\n').sort().join('\n');
-  return (await listing(a)) === (await listing(b));
+  const { stdout } = await execa('find', ['.', '-type', 'd', '-printf', '%p %M %U %G\\n', '-o', '-printf', '%p %M %U %G %s %l\\n'], { cwd: root });
+  return stdout
+    .split('\n')
+    .map((line) => {
+      const [path, mode, uid, gid, ...rest] = line.split(' ');
+      return [path, mode, Number(uid) + idShift, Number(gid) + idShift, ...rest].join(' ');
+    })
+    .sort()
+    .join('\n');
+}
+
+/**
+ * Differences between two trees (empty = identical): contents and symlinks (`diff -r`), modes,
+ * sizes and owners. `restored` owners may be shifted by `idShift` (a container's archive records
+ * in-container IDs).
+ */
+export async function treeDifferences(expected: string, restored: string, idShift = 0): Promise<string[]> {
+  const diff = await execa('diff', ['-r', '--no-dereference', expected, restored], { reject: false });
+  if (diff.exitCode !== 0) return diff.stdout.split('\n');
+  const want = (await listing(expected, 0)).split('\n');
+  const got = new Set((await listing(restored, idShift)).split('\n'));
+  const wanted = new Set(want);
+  return [...want.filter((line) => !got.has(line)).map((line) => `missing: ${line}`), ...[...got].filter((line) => !wanted.has(line)).map((line) => `unexpected: ${line}`)];
+}
+
+/** True when {@link treeDifferences} finds none. */
+export async function treesEqual(expected: string, restored: string, idShift = 0): Promise<boolean> {
+  return (await treeDifferences(expected, restored, idShift)).length === 0;
 }
