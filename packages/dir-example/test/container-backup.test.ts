@@ -60,6 +60,19 @@ describe.each(['tar', 'squashfs'] as const)('container backups as %s', (format) 
       await restorer.restoreContainerCleanup(volname, {});
     }
     if ('archiveDirectory' in result) expect(await mounted(result.archiveDirectory)).toBe(false);
+
+    // Two restores of one backup at once get their own views; each cleanup releases only its own.
+    if (format === 'squashfs') {
+      const [one, two] = [env.storage.newBackupProvider(env.log), env.storage.newBackupProvider(env.log)];
+      const first = await one.restoreContainerInit(volname, {});
+      const second = await two.restoreContainerInit(volname, {});
+      if (!('archiveDirectory' in first) || !('archiveDirectory' in second)) throw new Error('expected directory restores');
+      expect(first.archiveDirectory).not.toBe(second.archiveDirectory);
+      await one.restoreContainerCleanup(volname, {});
+      expect(await treesEqual(expected, second.archiveDirectory)).toBe(true);
+      await two.restoreContainerCleanup(volname, {});
+      expect([await mounted(first.archiveDirectory), await mounted(second.archiveDirectory)]).toEqual([false, false]);
+    }
     expect((await env.storage.verify(volname))[0]?.ok).toBe(true);
   });
 });
