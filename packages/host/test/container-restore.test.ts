@@ -146,8 +146,16 @@ describe('restoreContainer (spec 1.5)', () => {
     writeFileSync(join(extra, 'escape', 'pwned'), 'x');
     await execa('tar', ['rpf', archive, '--numeric-owner', '-C', extra, './escape/pwned']);
     const target = join(dir, 'rootfs');
-    await restoreContainer({ storage: ctArchivePlugin.open('cts', { path: storePath }), volid, targetRoot: target, ignoreUnpackErrors: true }).catch(() => undefined);
+    const error = await restoreContainer({ storage: ctArchivePlugin.open('cts', { path: storePath }), volid, targetRoot: target, ignoreUnpackErrors: true }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'BP_ARCHIVE_UNSAFE', message: expect.stringContaining('escape/pwned') });
     expect(readdirSync(outside)).toEqual([]);
+    expect(existsSync(target)).toBe(false);
+
+    // xz is not read by the header scanner: only PVE's checks and the user namespace stand guard.
+    await execa('xz', [archive]);
+    await restoreContainer({ storage: ctArchivePlugin.open('cts', { path: storePath }), volid, targetRoot: target, ignoreUnpackErrors: true });
+    expect(readdirSync(outside)).toEqual([]);
+    expect(existsSync(join(target, 'sbin/init'))).toBe(true);
   });
 
   it('round trip: backup in the container child (user namespace) + restore gives back the same host-owned tree', async () => {

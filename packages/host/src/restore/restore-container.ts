@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BpError, restoreContainerInitResultSchema, restoreMechanismResultSchema, type BackupProvider, type BackupStorage, type LogFunction } from '@bp/api';
 import { checkIdMap, DEFAULT_ID_MAP, idMapForShift, mappedRoot, type IdMapEntry } from '../userns/index.js';
-import { archiveFileStream, checkUntrustedTar, decompressionFlags, directoryTarStream, extractIntoRoot } from './container-tar.js';
+import { archiveFileStream, checkUntrustedTar, decompressionFlags, directoryTarStream, extractIntoRoot, scanUntrustedTar } from './container-tar.js';
 import { errorMessage, freshProvider, resolveBackupVolume, restoreError } from './restore-source.js';
 
 /** Options of {@link restoreContainer}. */
@@ -130,6 +130,7 @@ async function extractWithProvider(
       const path = result.data.tarPath;
       if (!(await lstat(path).then((s) => s.isFile(), () => false))) throw new BpError('BP_ARCHIVE_UNSAFE', `tar path '${path}' given by the provider is not a regular file`);
       await checkUntrustedTar(path, options.signal);
+      await scanUntrustedTar(path, options.signal);
       await extractIntoRoot({ ...extract, openInput: () => archiveFileStream(path), decompression: decompressionFlags(path) });
     } else if (mechanism === 'directory' && 'archiveDirectory' in result.data) {
       const directory = result.data.archiveDirectory;
