@@ -1,6 +1,6 @@
 // Copy benchmark of @bp/nbd against nbdcopy and qemu-img (see README "Benchmark").
 // Env: BP_BENCH_SIZE (4G), BP_BENCH_RUNS (5), BP_BENCH_SEED (1), BP_BENCH_DIR (<tmp>/bp-nbd-bench),
-// BP_BENCH_REQUEST_SIZE / BP_BENCH_IN_FLIGHT (bp tuning), BP_BENCH_ONLY (full|incremental),
+// BP_BENCH_REQUEST_SIZE / BP_BENCH_IN_FLIGHT / BP_BENCH_CONNECTIONS (bp tuning), BP_BENCH_ONLY (full|incremental),
 // BP_BENCH_TARGET_CACHE (cache mode of the qemu-nbd targets, default writeback; flushed at the end).
 // `--write-results` also writes bench/results.md.
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
@@ -26,6 +26,7 @@ const seed = Number(env.BP_BENCH_SEED ?? 1);
 const only = env.BP_BENCH_ONLY;
 const dir = env.BP_BENCH_DIR ?? join(tmpdir(), 'bp-nbd-bench');
 const tuning = {
+  connections: env.BP_BENCH_CONNECTIONS ? Number(env.BP_BENCH_CONNECTIONS) : undefined,
   requestSize: env.BP_BENCH_REQUEST_SIZE ? parseSize(env.BP_BENCH_REQUEST_SIZE) : undefined,
   inFlight: env.BP_BENCH_IN_FLIGHT ? Number(env.BP_BENCH_IN_FLIGHT) : undefined,
 };
@@ -162,28 +163,43 @@ const tools = {
   ].filter(Boolean),
 };
 
+// Tools take turns inside each repetition, so load changes on a shared machine hit all alike.
+const samples = new Map();
 try {
-  for (const [kind, list] of Object.entries(tools)) {
-    if (only && only !== kind) continue;
-    for (const tool of list) {
-      const times = [];
-      inProcess = [];
-      for (let run = 0; run < runs; run++) {
+  for (let run = 0; run < runs; run++) {
+    for (const [kind, list] of Object.entries(tools)) {
+      if (only && only !== kind) continue;
+      for (const tool of list) {
         const name = `${kind}-${run}.qcow2`;
         const backing = kind === 'incremental' ? baseImage : undefined;
         let target = join(work, name);
         await rm(target, { force: true });
         if (tool.fresh !== false) target = await freshImage(name, backing);
         await execa('sync');
+        inProcess = [];
         const seconds = await tool.run(target);
-        times.push(seconds);
         await verifyEqual(sourceImage, target);
         if (tool.bp && kind === 'full' && run === 0) allocation.push({ tool: tool.name, bytes: await allocatedDataBytes(target) });
         await rm(target, { force: true });
+        const sample = samples.get(tool) ?? { kind, times: [], inProcess: [] };
+        sample.times.push(seconds);
+        sample.inProcess.push(...inProcess);
+        samples.set(tool, sample);
         console.error(`${kind.padEnd(11)} ${tool.name.padEnd(42)} run ${run + 1}/${runs}: ${seconds.toFixed(2)} s (verified)`);
       }
-      results.push({ kind, tool: tool.name, bp: Boolean(tool.bp), durablePeer: Boolean(tool.durablePeer), median: median(times), inProcess: inProcess.length ? median(inProcess) : undefined, min: Math.min(...times), max: Math.max(...times) });
     }
+  }
+  for (const [tool, { kind, times, inProcess: copies }] of samples) {
+    results.push({
+      kind,
+      tool: tool.name,
+      bp: Boolean(tool.bp),
+      durablePeer: Boolean(tool.durablePeer),
+      median: median(times),
+      inProcess: copies.length ? median(copies) : undefined,
+      min: Math.min(...times),
+      max: Math.max(...times),
+    });
   }
 } finally {
   await source.stop();
@@ -196,7 +212,7 @@ const lines = [
   '',
   `${new Date().toISOString().slice(0, 10)}, ${formatGiB(size)} source (seed ${seed}): ${formatGiB(sourceData)} stored data, ` +
     `${formatMiB(facts.dirtyBytes)} dirty in ${facts.dirtyExtents} extents; ${runs} runs each, every result verified with qemu-img compare. ` +
-    `bp: requestSize ${tuning.requestSize ?? 'default'}, inFlight ${tuning.inFlight ?? 'default'}. qemu-nbd targets: cache=${targetCache}, flushed at the end.`,
+    `bp: requestSize ${tuning.requestSize ?? 'default'}, inFlight ${tuning.inFlight ?? 'default'}, connections ${tuning.connections ?? 1}. qemu-nbd targets: cache=${targetCache}, flushed at the end.`,
   '',
   '| copy | tool | median s | min s | max s | vs best peer | bp in-process s | in-process vs best peer |',
   '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',

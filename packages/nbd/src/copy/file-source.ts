@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { BpError } from '@bp/api';
 import { closeFd, fileError, fstat, openFd, readFully } from './fd-io.js';
 import type { CopySource } from './source.js';
@@ -41,6 +40,8 @@ export async function createFileSource(file: string | number, options: FileSourc
   };
   if (options.discard) {
     source.discard = async (offset, length) => {
+      // Loaded on first use: most copies never discard a file.
+      const { execa } = await import('execa');
       const result = await execa('fallocate', ['--punch-hole', '--keep-size', '--offset', String(offset), '--length', String(length), procPath], { reject: false });
       if (result.exitCode !== 0) {
         throw new BpError('BP_NOT_SUPPORTED', `Punching a hole in ${name} failed: ${result.stderr.trim() || `exit ${result.exitCode}`}.`);
