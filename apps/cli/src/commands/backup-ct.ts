@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { readFile } from 'node:fs/promises';
 import { BpError, containerFormatSchema } from '@bp/api';
+import type { IdMapEntry } from '@bp/host';
 import type { CommandSpec } from '../args/command-spec.js';
 import { absolutePath, oneOf, parseVmid, stringValue, stringValues } from '../args/values.js';
 import { openStorage } from '../config/storage-registry.js';
@@ -22,6 +23,11 @@ export function parseUidMap(text: string): UidMap {
   if (containerId !== 0) throw usageError('--uid-map must map the container root (start with 0:)');
   if (count < 1) throw usageError('--uid-map count must be at least 1');
   return { containerId, hostId, count };
+}
+
+/** The host's ID map for a `--uid-map` (users and groups alike). */
+export function idMapForUidMap(uidMap: UidMap): IdMapEntry[] {
+  return (['u', 'g'] as const).map((type) => ({ type, inner: uidMap.containerId, outer: uidMap.hostId, count: uidMap.count }));
 }
 
 function generatedContainerConfig(vmid: number, rootfs: string, uidMap: UidMap | undefined): string {

@@ -4,6 +4,7 @@ import { BpError } from '@bp/api';
 import type { CommandSpec } from '../args/command-spec.js';
 import { absolutePath, oneOf, stringValue } from '../args/values.js';
 import { hostRestoreContainer, hostRestoreVm } from '../deps/host-restore.js';
+import { idMapForUidMap, parseUidMap } from './backup-ct.js';
 import { usageError } from '../errors/usage-error.js';
 import { formatBytes, formatDuration, formatRate } from '../output/format.js';
 import type { RestoreJson } from '../output/json-types.js';
@@ -30,6 +31,7 @@ export const restoreCommand: CommandSpec = {
   options: [
     { name: 'to', type: 'string', argument: '<dir>', description: 'target directory' },
     { name: 'format', type: 'string', argument: '<qcow2|raw>', description: 'image format of restored VM disks', defaultText: 'qcow2' },
+    { name: 'uid-map', type: 'string', argument: '<0:host:count>', description: "container: host ID range of the restored tree (default: the backup's, else 0:100000:65536)" },
   ],
   positionals: { min: 1, max: 1, names: 'a volume ID' },
   examples: [
@@ -57,7 +59,9 @@ export const restoreCommand: CommandSpec = {
     } else {
       // The tree goes one level down so that guest.conf does not land inside the container root.
       const root = join(targetDir, 'rootfs');
-      const result = await hostRestoreContainer({ ...common, targetDir: root });
+      const uidText = stringValue(context.values, 'uid-map');
+      const idMap = uidText === undefined ? undefined : idMapForUidMap(parseUidMap(uidText));
+      const result = await hostRestoreContainer({ ...common, targetDir: root, ...(idMap ? { idMap } : {}) });
       json.root = root;
       config = result.config;
     }

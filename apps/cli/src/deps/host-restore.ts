@@ -1,7 +1,6 @@
-import type { BackupStorage, LogFunction } from '@bp/api';
-import * as host from '@bp/host';
-import { restoreVm, type RestoredVm } from '@bp/host';
-import { optionalExport } from './optional-export.js';
+import { parseVolumeId, type BackupStorage, type LogFunction } from '@bp/api';
+import { DEFAULT_ID_MAP, mappedRoot, restoreContainer, restoreVm, type IdMapEntry, type RestoredContainer, type RestoredVm } from '@bp/host';
+import { assertReachableBy } from '../commands/reachable-by.js';
 
 /** A VM restore as the CLI asks for it. */
 export interface VmRestoreRequest {
@@ -9,7 +8,6 @@ export interface VmRestoreRequest {
   volid: string;
   targetDir: string;
   format: 'qcow2' | 'raw';
-  bwlimitKiB?: number;
   log: LogFunction;
   onProgress?: (device: string, percent: number) => void;
   signal: AbortSignal;
@@ -20,23 +18,35 @@ export interface ContainerRestoreRequest {
   storage: BackupStorage;
   volid: string;
   targetDir: string;
+  /** Host ID ranges of the restored tree; default: the backup's `lxc.idmap`, else PVE's 0 -> 100000. */
+  idMap?: IdMapEntry[];
   log: LogFunction;
   signal: AbortSignal;
 }
-
-/** What the CLI reads from a container restore. */
-export interface RestoredContainerView {
-  config?: string;
-}
-
-type RestoreContainer = (request: ContainerRestoreRequest) => Promise<RestoredContainerView>;
 
 /** @bp/host's `restoreVm`: one image per device in `targetDir`, created images removed on failure. */
 export function hostRestoreVm(request: VmRestoreRequest): Promise<RestoredVm> {
   return restoreVm(request);
 }
 
-/** @bp/host's `restoreContainer` (BP_NOT_SUPPORTED when this build lacks it). */
-export function hostRestoreContainer(request: ContainerRestoreRequest): Promise<RestoredContainerView> {
-  return optionalExport<RestoreContainer>(host, '@bp/host', 'restoreContainer')(request);
+/**
+ * @bp/host's `restoreContainer` into `targetDir`, always as an unprivileged tree (as PVE restores
+ * external backups): owners are shifted by the ID map.
+ */
+export async function hostRestoreContainer(request: ContainerRestoreRequest): Promise<RestoredContainer> {
+  const { targetDir, idMap, ...rest } = request;
+  const volname = parseVolumeId(request.volid).volname;
+  const map = idMap ?? idMapFromConfig(await request.storage.newBackupProvider(request.log).archiveGetGuestConfig(volname));
+  const root = mappedRoot(map ?? DEFAULT_ID_MAP);
+  await assertReachableBy(targetDir, root.uid, root.gid);
+  return restoreContainer({ ...rest, targetRoot: targetDir, unprivileged: true, ...(map ? { idMap: map } : {}) });
+}
+
+/** The `lxc.idmap: u 0 100000 65536` lines of a container config, if any. */
+export function idMapFromConfig(config: string): IdMapEntry[] | undefined {
+  const entries: IdMapEntry[] = [];
+  for (const match of config.matchAll(/^lxc\.idmap:\s*([ug])\s+(\d+)\s+(\d+)\s+(\d+)\s*$/gm)) {
+    entries.push({ type: match[1] as 'u' | 'g', inner: Number(match[2]), outer: Number(match[3]), count: Number(match[4]) });
+  }
+  return entries.length > 0 ? entries : undefined;
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,8 @@ export interface BpSandbox {
 /** Creates a sandbox under os.tmpdir(); dispose it in afterEach/afterAll. */
 export async function createSandbox(): Promise<BpSandbox> {
   const root = await mkdtemp(join(tmpdir(), 'bp-cli-test-'));
+  // Container restores extract as the mapped root (uid 100000), which must be able to enter the sandbox.
+  await chmod(root, 0o755);
   const home = join(root, 'home');
   const tmp = join(root, 'tmp');
   await execa('mkdir', ['-p', home, tmp]);

@@ -1,0 +1,26 @@
+import { stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { BpError } from '@bp/api';
+
+/**
+ * Checks that `uid` can search every existing ancestor of `path`: a container tree is extracted as
+ * the container's mapped root, which is not the invoking user. Throws BP_INVALID_ARGUMENT naming
+ * the blocking directory and the fix.
+ */
+export async function assertReachableBy(path: string, uid: number, gid: number): Promise<void> {
+  if (uid === 0) return;
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const info = await stat(dir).catch(() => undefined);
+    if (info?.isDirectory()) {
+      const searchable = info.uid === uid ? (info.mode & 0o100) !== 0 : info.gid === gid ? (info.mode & 0o010) !== 0 : (info.mode & 0o001) !== 0;
+      if (!searchable) {
+        throw new BpError(
+          'BP_INVALID_ARGUMENT',
+          `the container tree is written as its mapped root (uid ${uid}), which cannot enter ${dir} (mode ${(info.mode & 0o777).toString(8)}); restore below a directory others can search, or run chmod o+x ${dir}`,
+          { details: { path, blocking: dir, uid, usage: true } },
+        );
+      }
+    }
+    if (dirname(dir) === dir) return;
+  }
+}
