@@ -1,5 +1,6 @@
 export * from './exclusions/index.js';
 export * from './tar/index.js';
+export * from './squashfs/index.js';
 export type { IdMapping } from './process/user-namespace.js';
 export { createRateLimitStream } from './stream/rate-limit.js';
 export { normalizeSources } from './sources.js';

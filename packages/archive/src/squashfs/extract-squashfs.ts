@@ -1,0 +1,49 @@
+import { chown, open } from 'node:fs/promises';
+import { BpError } from '@bp/api';
+import { execa, type ResultPromise } from 'execa';
+import { StderrTail, toolError } from '../process/tool-error.js';
+import { execaInUserNamespace, type IdMapping } from '../process/user-namespace.js';
+
+/** Options of {@link extractSquashfsArchive}. */
+export interface ExtractSquashfsOptions {
+  /** The image file. */
+  image: string;
+  /** Existing directory to extract into. */
+  target: string;
+  /** Extract as root of a user namespace with this ID mapping (unprivileged container). */
+  idMapping?: IdMapping;
+  signal?: AbortSignal;
+}
+
+/**
+ * Extracts a squashfs image with unsquashfs (the alternative to mounting it): owners, modes,
+ * xattrs, hard links, devices and sparse files as stored; with `idMapping` inside a user
+ * namespace like {@link extractTarArchive} (device nodes then fail).
+ *
+ * @throws BpError `BP_ARCHIVE_FAILED` with unsquashfs' stderr.
+ */
+export async function extractSquashfsArchive(options: ExtractSquashfsOptions): Promise<void> {
+  const args = (directory: string): string[] => ['-f', '-no-progress', '-quiet', '-xattrs', '-d', directory, options.image];
+  const processOptions = { stdin: 'ignore', buffer: false, ...(options.signal ? { cancelSignal: options.signal } : {}) } as const;
+  let unsquashfs: ResultPromise;
+  if (options.idMapping) {
+    await chown(options.target, options.idMapping.uid, options.idMapping.gid);
+    const target = await open(options.target, 'r');
+    try {
+      ({ subprocess: unsquashfs } = await execaInUserNamespace('unsquashfs', args('/proc/self/fd/4'), options.idMapping, { ...processOptions, extraFds: [target.fd] }));
+    } finally {
+      await target.close();
+    }
+  } else {
+    unsquashfs = execa('unsquashfs', args(options.target), processOptions);
+  }
+  const stderr = new StderrTail();
+  unsquashfs.stderr?.on('data', (chunk: Buffer) => stderr.append(chunk.toString()));
+  unsquashfs.stdout?.resume();
+  try {
+    await unsquashfs;
+  } catch (error) {
+    if (options.signal?.aborted) throw new BpError('BP_ABORTED', 'Extracting the squashfs image was aborted.', { cause: error });
+    throw toolError('BP_ARCHIVE_FAILED', 'unsquashfs', `Extracting ${options.image}`, error, stderr.toString());
+  }
+}
