@@ -1,5 +1,5 @@
 // Deterministic benchmark source: a qcow2 with ~50 % random data in extents of 64 KiB–64 MiB,
-// ~10 % explicit zeroes, the rest holes, plus a persistent bitmap "b0" marking ~1 % dirty.
+// ~10 % explicit zeroes, the rest holes, plus persistent bitmaps marking ~1 % (b0) and ~4 % (b4) dirty.
 import { createCipheriv, createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { open, rm, writeFile } from 'node:fs/promises';
@@ -69,13 +69,18 @@ export function dirtyLayout(size, seed, fraction) {
 }
 
 /**
- * Creates (or reuses) the source image at `path`, and `basePath`, the same disk before the dirty
- * writes (the previous full backup of an incremental); returns the layout facts.
+ * Creates (or reuses) the source image at `path` with two persistent bitmaps: `b4` marks ~4 %
+ * dirty, `b0` (added later) ~1 %. `basePath(bitmap)` receives the disk as it was when that
+ * bitmap was added: the previous full backup an incremental of that bitmap applies to.
+ * Returns the layout facts.
  */
-export async function generateSource(path, basePath, size, seed, dirtyFraction = 0.01) {
+export async function generateSource(path, basePath, size, seed) {
   const layout = sourceLayout(size, seed);
-  const dirty = dirtyLayout(size, seed, dirtyFraction);
-  if (!existsSync(path) || !existsSync(basePath)) {
+  // Every fourth extent of the 4 % set is written after b0 is added: b0 ≈ 1 %, b4 = all of it.
+  const dirty4 = dirtyLayout(size, seed, 0.04);
+  const dirty1 = dirty4.filter((_, index) => index % 4 === 3);
+  const early = dirty4.filter((_, index) => index % 4 !== 3);
+  if (![path, basePath('b0'), basePath('b4')].every((file) => existsSync(file))) {
     const raw = `${path}.raw`;
     const file = await open(raw, 'w');
     try {
@@ -95,15 +100,27 @@ export async function generateSource(path, basePath, size, seed, dirtyFraction =
     await rm(raw);
     const zeroCommands = layout.filter((extent) => extent.kind === 'zero').flatMap((extent) => ['-c', `write -z ${extent.offset} ${extent.length}`]);
     if (zeroCommands.length > 0) await execa('qemu-io', ['-f', 'qcow2', ...zeroCommands, partial]);
-    await execa('qemu-img', ['convert', '-f', 'qcow2', '-O', 'qcow2', partial, basePath]);
-    await execa('qemu-img', ['bitmap', '--add', partial, 'b0']);
     const pattern = `${path}.pattern`;
     await writeFile(pattern, randomData(seed + 1, 0, 4096 * KiB));
-    const dirtyCommands = dirty.flatMap((extent) => ['-c', `write -s ${pattern} ${extent.offset} ${extent.length}`]);
-    await execa('qemu-io', ['-f', 'qcow2', ...dirtyCommands, partial]);
+    const writeDirty = async (extents) => {
+      // Non-zero data, so every dirty byte must really be copied.
+      const commands = extents.flatMap((extent) => ['-c', `write -s ${pattern} ${extent.offset} ${extent.length}`]);
+      if (commands.length > 0) await execa('qemu-io', ['-f', 'qcow2', ...commands, partial]);
+    };
+    await execa('qemu-img', ['convert', '-f', 'qcow2', '-O', 'qcow2', partial, basePath('b4')]);
+    await execa('qemu-img', ['bitmap', '--add', partial, 'b4']);
+    await writeDirty(early);
+    await execa('qemu-img', ['convert', '-f', 'qcow2', '-O', 'qcow2', partial, basePath('b0')]);
+    await execa('qemu-img', ['bitmap', '--add', partial, 'b0']);
+    await writeDirty(dirty1);
     await rm(pattern);
     await execa('mv', [partial, path]);
   }
   const bytes = (kind) => layout.filter((extent) => extent.kind === kind).reduce((sum, extent) => sum + extent.length, 0);
-  return { dataBytes: bytes('data'), zeroBytes: bytes('zero'), dirtyBytes: dirty.reduce((sum, extent) => sum + extent.length, 0), dirtyExtents: dirty.length };
+  const sum = (extents) => extents.reduce((total, extent) => total + extent.length, 0);
+  return {
+    dataBytes: bytes('data'),
+    zeroBytes: bytes('zero'),
+    dirty: { b0: { bytes: sum(dirty1), extents: dirty1.length }, b4: { bytes: sum(dirty4), extents: dirty4.length } },
+  };
 }

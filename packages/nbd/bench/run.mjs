@@ -39,17 +39,19 @@ const bpCopy = fileURLToPath(new URL('./bp-copy.mjs', import.meta.url));
 const hasQcow2Writer = typeof nbd.createQcow2Target === 'function';
 
 await mkdir(dir, { recursive: true });
-const sourceImage = join(dir, `source-${env.BP_BENCH_SIZE ?? '4G'}-${seed}.qcow2`);
-const baseImage = join(dir, `base-${env.BP_BENCH_SIZE ?? '4G'}-${seed}.qcow2`);
+const stem = `${env.BP_BENCH_SIZE ?? '4G'}-${seed}-v2`;
+const sourceImage = join(dir, `source-${stem}.qcow2`);
+const baseImage = (bitmap) => join(dir, `base-${bitmap}-${stem}.qcow2`);
 const work = join(dir, 'work');
 await rm(work, { recursive: true, force: true });
 await mkdir(work);
 console.error(`source: ${sourceImage} (generating if missing)`);
 const facts = await generateSource(sourceImage, baseImage, size, seed);
 const sourceData = await allocatedDataBytes(sourceImage);
-console.error(`source: ${formatGiB(size)}, ${formatGiB(sourceData)} stored data, ${formatMiB(facts.dirtyBytes)} dirty in ${facts.dirtyExtents} extents`);
+const dirtyText = Object.entries(facts.dirty).map(([bitmap, dirty]) => `${bitmap}: ${formatMiB(dirty.bytes)} dirty in ${dirty.extents} extents`).join(', ');
+console.error(`source: ${formatGiB(size)}, ${formatGiB(sourceData)} stored data; ${dirtyText}`);
 
-const source = await startQemuNbd({ image: sourceImage, format: 'qcow2', readOnly: true, bitmaps: ['b0'], shared: 16, signal: interrupt.signal });
+const source = await startQemuNbd({ image: sourceImage, format: 'qcow2', readOnly: true, bitmaps: ['b0', 'b4'], shared: 16, signal: interrupt.signal });
 const results = [];
 let peakRssKiB = 0;
 /** In-process copy times of bp runs (connect to flush), as a provider calling copyRegions sees them. */
@@ -122,14 +124,20 @@ const tools = {
       run: async (target) => (await timed('qemu-img', ['convert', '-t', 'writeback', '-W', '-f', 'raw', source.uri, '-O', 'qcow2', target])).seconds,
     },
   ].filter(Boolean),
-  incremental: [
+  ...Object.fromEntries(Object.keys(facts.dirty).map((bitmap) => [`incremental ${bitmap}`, incrementalTools(bitmap, baseImage(bitmap))])),
+};
+
+/** Copies of the dirty extents of `bitmap` into an overlay on `base`. */
+function incrementalTools(bitmap, base) {
+  return [
     {
       name: 'bp → qemu-nbd overlay',
       bp: true,
+      base,
       async run(target) {
         const server = await serveTarget(target);
         try {
-          return await runBp({ bitmap: 'b0', target: { kind: 'nbd', uri: server.uri, zeroInitialized: false } });
+          return await runBp({ bitmap, target: { kind: 'nbd', uri: server.uri, zeroInitialized: false } });
         } finally {
           await server.stop();
         }
@@ -138,18 +146,20 @@ const tools = {
     hasQcow2Writer && {
       name: 'bp → qcow2 overlay file (direct writer)',
       bp: true,
+      base,
       fresh: false,
-      run: (target) => runBp({ bitmap: 'b0', target: { kind: 'qcow2', path: target, backingFile: baseImage } }),
+      run: (target) => runBp({ bitmap, target: { kind: 'qcow2', path: target, backingFile: base } }),
     },
     {
       // The best peer built from stock tools: the dirty map as an nbdkit extent list, so one
       // nbdcopy reads only dirty extents and writes nothing else into the overlay.
       name: 'nbdinfo --map + nbdcopy (extentlist)',
+      base,
       async run(target) {
         const server = await serveTarget(target);
         try {
           const started = performance.now();
-          const { stdout } = await execa('nbdinfo', ['--map=qemu:dirty-bitmap:b0', '--json', source.uri]);
+          const { stdout } = await execa('nbdinfo', [`--map=qemu:dirty-bitmap:${bitmap}`, '--json', source.uri], { cancelSignal: interrupt.signal });
           const list = join(work, 'extents.txt');
           await writeFile(list, JSON.parse(stdout).filter((extent) => extent.type & 1).map((extent) => `${extent.offset} ${extent.length}\n`).join(''));
           const socket = source.socketPath;
@@ -160,18 +170,18 @@ const tools = {
         }
       },
     },
-  ].filter(Boolean),
-};
+  ].filter(Boolean);
+}
 
 // Tools take turns inside each repetition, so load changes on a shared machine hit all alike.
 const samples = new Map();
 try {
   for (let run = 0; run < runs; run++) {
     for (const [kind, list] of Object.entries(tools)) {
-      if (only && only !== kind) continue;
+      if (only && !kind.startsWith(only)) continue;
       for (const tool of list) {
         const name = `${kind}-${run}.qcow2`;
-        const backing = kind === 'incremental' ? baseImage : undefined;
+        const backing = tool.base;
         let target = join(work, name);
         await rm(target, { force: true });
         if (tool.fresh !== false) target = await freshImage(name, backing);
@@ -210,14 +220,14 @@ try {
 const lines = [
   `# @bp/nbd copy benchmark`,
   '',
-  `${new Date().toISOString().slice(0, 10)}, ${formatGiB(size)} source (seed ${seed}): ${formatGiB(sourceData)} stored data, ` +
-    `${formatMiB(facts.dirtyBytes)} dirty in ${facts.dirtyExtents} extents; ${runs} runs each, every result verified with qemu-img compare. ` +
+  `${new Date().toISOString().slice(0, 10)}, ${formatGiB(size)} source (seed ${seed}): ${formatGiB(sourceData)} stored data; ` +
+    `${dirtyText}; ${runs} runs each, tools interleaved, every result verified with qemu-img compare. ` +
     `bp: requestSize ${tuning.requestSize ?? 'default'}, inFlight ${tuning.inFlight ?? 'default'}, connections ${tuning.connections ?? 1}. qemu-nbd targets: cache=${targetCache}, flushed at the end.`,
   '',
   '| copy | tool | median s | min s | max s | vs best peer | bp in-process s | in-process vs best peer |',
   '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
 ];
-for (const kind of ['full', 'incremental']) {
+for (const kind of Object.keys(tools)) {
   const rows = results.filter((row) => row.kind === kind);
   const peers = rows.filter((row) => !row.bp);
   if (rows.length === 0) continue;
