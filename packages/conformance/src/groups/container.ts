@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { runBackupJob } from '@bp/host';
 import { ProviderLog } from '../driver/provider-log.js';
 import { restoreContainerDirect } from '../driver/restore-container.js';
-import { createContainerTree, describeTree, FIXTURE_EXCLUDED_PATHS, FIXTURE_EXCLUDES, treeDifferences, withoutPaths } from '../fixtures/tree.js';
+import { createContainerTree, describeTree, FIXTURE_EXCLUDED_PATHS, FIXTURE_EXCLUDES, shiftIds, treeDifferences, withoutPaths } from '../fixtures/tree.js';
 import type { Scenario, ScenarioContext } from '../kit/scenario.js';
 import { conformanceError } from '../kit/verify.js';
 import { containerGuestConfig, FIREWALL_CONFIG } from './guests.js';
@@ -34,7 +34,9 @@ async function containerRoundTrip(context: ScenarioContext, vmid: number, backup
   const target = await mkdtemp(join(context.scratch, 'ct-restore-'));
   const restored = await restoreContainerDirect(storage, volname, target);
   context.verify.equal(restored.guestConfig, containerGuestConfig(vmid), `archiveGetGuestConfig(${volname}) did not return pct.conf verbatim`);
-  const actual = await describeTree(target);
+  // An unprivileged container's archive holds ids as its user namespace sees them (PVE extracts
+  // it inside that namespace again); the kit extracts as root, so it shifts them back here.
+  const actual = shiftIds(await describeTree(target), backupUserId);
   const problems = treeDifferences(expected, actual);
   context.verify.equal(problems, [], `the restored tree of ${volname} (${context.variant.containerFormat ?? 'default'} format) differs from the container (content, owners, modes, ACLs, xattrs, hard links, sparse files, special files and exclusions must round trip)`);
 }
