@@ -70,6 +70,8 @@ export async function createSquashfsArchive(options: CreateSquashfsOptions): Pro
     temporary,
     '-noappend',
     '-no-recovery',
+    // Without it an unreadable file is stored as an empty file and mksquashfs still succeeds.
+    '-exit-on-error',
     '-no-progress',
     '-quiet',
     '-one-file-system',
