@@ -1,8 +1,5 @@
-import * as nbd from '@bp/nbd';
+import { runNbdCli } from '@bp/nbd';
 import type { CommandSpec } from '../args/command-spec.js';
-import { optionalExport } from '../deps/optional-export.js';
-
-type RunNbdCli = (argv: string[], io: { stdout: object; stderr: object; signal?: AbortSignal }) => Promise<number>;
 
 /** `bp nbd ...`: the `bp-nbd` tool of @bp/nbd (info, map, copy) under the main binary. */
 export const nbdCommand: CommandSpec = {
@@ -16,7 +13,6 @@ export const nbdCommand: CommandSpec = {
   failureCode: 'BP_NBD_IO',
   passthrough: true,
   async run(context) {
-    const runNbdCli = optionalExport<RunNbdCli>(nbd, '@bp/nbd', 'runNbdCli');
     // A global --json before `nbd` is meant for the tool as well.
     const argv = context.global.json && !context.positionals.includes('--json') ? [...context.positionals, '--json'] : context.positionals;
     const exitCode = await runNbdCli(argv, { stdout: context.io.stdout, stderr: context.io.stderr, signal: context.signal });

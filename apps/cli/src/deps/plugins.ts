@@ -1,16 +1,14 @@
 import { assertSpecificationVersion, BpError, type BackupStoragePlugin } from '@bp/api';
-import * as dirExample from '@bp/dir-example';
-import { optionalExport } from './optional-export.js';
+import { dirExamplePlugin } from '@bp/dir-example';
 
 /** The storage type name of the reference directory plugin, used for the embedded storages. */
 export function dirExampleType(): string {
-  const plugin = (dirExample as Record<string, unknown>).dirExamplePlugin as { type?: unknown } | undefined;
-  return typeof plugin?.type === 'string' ? plugin.type : 'bp-dir';
+  return dirExamplePlugin.type;
 }
 
 /** Every storage plugin this CLI knows, by type. */
 export function knownPlugins(): Map<string, BackupStoragePlugin> {
-  const plugin = optionalExport<BackupStoragePlugin>(dirExample, '@bp/dir-example', 'dirExamplePlugin');
+  const plugin = dirExamplePlugin as BackupStoragePlugin;
   assertSpecificationVersion(plugin, `storage plugin ${plugin.type}`);
   return new Map([[plugin.type, plugin]]);
 }

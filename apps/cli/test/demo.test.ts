@@ -1,0 +1,41 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DemoJson, ListJson, ShowJson } from '../src/index.js';
+import { createSandbox, type BpSandbox } from './helpers/run-bp.js';
+
+let bp: BpSandbox;
+beforeAll(async () => {
+  bp = await createSandbox();
+});
+afterAll(async () => {
+  await bp?.dispose();
+});
+
+describe('bp demo', () => {
+  it('backs up, restores and verifies everything, then leaves the demo storage to explore', async () => {
+    const result = await bp.run(['demo', '--size', '64M', '--json']);
+    expect(result.exitCode).toBe(0);
+    const demo = JSON.parse(result.stdout) as DemoJson;
+    expect(demo.ok).toBe(true);
+    expect(demo.storage).toBe('demo');
+    expect(demo.steps.map((step) => [step.backup, step.kind, step.verified, step.problem])).toEqual([
+      ['vm 100 full', 'vm full', true, null],
+      ['vm 100 incremental 1', 'vm incremental', true, null],
+      ['vm 100 incremental 2', 'vm incremental', true, null],
+      ['ct 200', 'ct tar', true, null],
+    ]);
+    for (const step of demo.steps) expect(step.bytesCopied).toBeGreaterThan(0);
+    // Incrementals copy the written regions only, not the whole 64 MiB disk.
+    expect(demo.steps[1]?.bytesCopied).toBeLessThan(demo.steps[0]?.bytesCopied ?? 0);
+
+    const list = await bp.json<ListJson>(['list', '--storage', 'demo']);
+    expect(list.backups.map((backup) => backup.volid)).toEqual(demo.steps.map((step) => step.volid).sort());
+    const show = await bp.json<ShowJson>(['show', demo.steps[2]?.volid ?? '']);
+    expect(show.chain).toEqual(demo.steps.slice(0, 3).map((step) => step.volid));
+
+    const text = await bp.run(['demo', '--size', '64M']);
+    expect(text.exitCode).toBe(0);
+    expect(text.stdout).toMatch(/^BACKUP\s+KIND\s+BYTES COPIED\s+TIME\s+THROUGHPUT\s+VERIFIED/);
+    expect(text.stdout).toContain('bp list --storage demo');
+    expect(text.stdout).not.toContain('NO:');
+  });
+});

@@ -1,0 +1,44 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { compareImages } from '../src/demo/compare-images.js';
+import { createSampleTree } from '../src/demo/sample-tree.js';
+import { manifestDifferences, treeManifest } from '../src/demo/tree-manifest.js';
+import { createQcow2, snapshotRaw, writeRandom } from './helpers/images.js';
+
+// The demo's exit code rests on these checks: prove that they catch differences.
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'bp-cli-verify-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('demo verification', () => {
+  it('compareImages accepts identical content in another format and reports a changed byte', async () => {
+    const image = join(dir, 'disk.qcow2');
+    await createQcow2(image, 16);
+    await writeRandom(image, 2, 1);
+    const reference = join(dir, 'reference.raw');
+    await snapshotRaw(image, reference);
+    const signal = new AbortController().signal;
+    expect(await compareImages(reference, image, signal)).toBeUndefined();
+    await writeRandom(image, 8, 1);
+    expect(await compareImages(reference, image, signal)).toMatch(/differ|mismatch/i);
+  });
+
+  it('manifestDifferences sees changed content and a broken hardlink', async () => {
+    const tree = join(dir, 'tree');
+    await createSampleTree(tree);
+    const before = await treeManifest(tree);
+    expect(manifestDifferences(before, await treeManifest(tree))).toEqual([]);
+    await writeFile(join(tree, 'etc/hostname'), 'changed\n');
+    await rm(join(tree, 'home/user/data-hardlink.bin'));
+    const problems = manifestDifferences(before, await treeManifest(tree));
+    expect(problems).toContain('home/user/data-hardlink.bin: missing');
+    expect(problems.some((problem) => problem.startsWith('etc/hostname: content differs'))).toBe(true);
+    expect(problems.some((problem) => problem.startsWith('home/user/data.bin: links differs'))).toBe(true);
+  });
+});
