@@ -39,6 +39,7 @@ describe('NbdClient against qemu-nbd', () => {
     expect(client.metaContexts).toEqual(['base:allocation']);
     expect(client.blockSize.maximum).toBeGreaterThanOrEqual(MiB);
     expect(await NbdClient.list(server.uri)).toEqual([{ name: 'disk', description: '' }]);
+    expect(await NbdClient.info(server.uri)).toMatchObject({ exportName: 'disk', size: 64 * MiB, blockSize: client.blockSize });
     const extents = (await client.blockStatus(0, client.size)).get('base:allocation');
     expect(extents?.find((extent) => extent.offset === MiB)).toEqual({ offset: MiB, length: 2 * MiB, flags: 0 });
   });

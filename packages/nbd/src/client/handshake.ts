@@ -42,6 +42,9 @@ export interface NegotiatedExport {
   contexts: Map<number, string>;
 }
 
+/** What NBD_OPT_INFO / NBD_OPT_GO report about an export. */
+export type NbdExportInfo = Omit<NegotiatedExport, 'structuredReplies' | 'contexts'>;
+
 /** One export as listed by NBD_OPT_LIST. */
 export interface NbdExportListing {
   name: string;
@@ -114,7 +117,7 @@ export class Handshake {
   }
 
   /** NBD_OPT_GO (or NBD_OPT_INFO with `infoOnly`); falls back to EXPORT_NAME on servers without GO. */
-  async go(exportName: string, infoOnly = false): Promise<Omit<NegotiatedExport, 'structuredReplies' | 'contexts'>> {
+  async go(exportName: string, infoOnly = false): Promise<NbdExportInfo> {
     const option = infoOnly ? Option.INFO : Option.GO;
     const request = Buffer.concat([encodeString32(exportName), Buffer.from([0, 1, 0, InfoType.BLOCK_SIZE])]);
     this.sendOption(option, request);
@@ -172,7 +175,7 @@ export class Handshake {
     this.sendOption(Option.ABORT, Buffer.alloc(0));
   }
 
-  private async exportNameFallback(exportName: string): Promise<Omit<NegotiatedExport, 'structuredReplies' | 'contexts'>> {
+  private async exportNameFallback(exportName: string): Promise<NbdExportInfo> {
     this.sendOption(Option.EXPORT_NAME, Buffer.from(exportName, 'utf8'));
     const data = await this.reader.read(10);
     if (!this.noZeroes) await this.reader.read(124);

@@ -2,8 +2,8 @@ import { BpError } from '@bp/api';
 import { Command, CommandFlag, TransmissionFlag } from '../protocol/index.js';
 import { type NbdAddress, type NbdEndpoint, parseNbdUri } from '../uri.js';
 import { NbdConnection, type RequestArguments } from './connection.js';
-import type { BlockSize, NbdExportListing } from './handshake.js';
-import { listExports, listMetaContexts, negotiateExport, type HandshakeLimits } from './negotiate.js';
+import type { BlockSize, NbdExportInfo, NbdExportListing } from './handshake.js';
+import { exportInfo, listExports, listMetaContexts, negotiateExport, type HandshakeLimits } from './negotiate.js';
 import type { Extent } from './pending-request.js';
 
 /** Where to connect: a libnbd/QEMU URI, or the parts of one. */
@@ -97,6 +97,11 @@ export class NbdClient {
       throw error;
     }
     return new NbdClient(connections, address);
+  }
+
+  /** Size, transmission flags and block sizes of an export (NBD_OPT_INFO), without opening it. */
+  static info(target: NbdTarget, options: NbdConnectOptions = {}): Promise<NbdExportInfo> {
+    return exportInfo(toAddress(target), limitsOf(options));
   }
 
   /** Lists a server's exports (NBD_OPT_LIST). The export part of `target` is ignored. */

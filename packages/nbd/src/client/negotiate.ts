@@ -1,7 +1,7 @@
 import { Option } from '../protocol/index.js';
 import type { NbdAddress } from '../uri.js';
 import { protocolError } from './errors.js';
-import { Handshake, type NbdExportListing, type NegotiatedExport } from './handshake.js';
+import { Handshake, type NbdExportInfo, type NbdExportListing, type NegotiatedExport } from './handshake.js';
 import { HandshakeReader } from './handshake-reader.js';
 import { openSocket, type OpenSocket } from './socket.js';
 
@@ -75,5 +75,14 @@ export function listMetaContexts(address: NbdAddress, queries: readonly string[]
     const contexts = await handshake.metaContexts(Option.LIST_META_CONTEXT, address.exportName, [...queries]);
     handshake.abort();
     return { value: contexts.map((context) => context.name), keep: false };
+  });
+}
+
+/** Queries an export with NBD_OPT_INFO (size, flags, block sizes) without opening it. */
+export function exportInfo(address: NbdAddress, limits: HandshakeLimits): Promise<NbdExportInfo> {
+  return withHandshake(address, limits, async (handshake) => {
+    const value = await handshake.go(address.exportName, true);
+    handshake.abort();
+    return { value, keep: false };
   });
 }
