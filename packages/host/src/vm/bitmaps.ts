@@ -1,5 +1,8 @@
+import { BpError } from '@bp/api';
 import type { QmpClient } from '@bp/nbd';
-import { deleteBlockNode, findBitmap, runBlockJob } from './block-nodes.js';
+import { execa } from 'execa';
+import { deleteBlockNode, findBitmap } from './block-nodes.js';
+import { deleteExport, nbdUnixUri } from './nbd-exports.js';
 
 /** The bitmap that records writes while an access exists (the access bitmap is frozen then). */
 export function backgroundBitmapName(bitmapName: string): string {
@@ -16,38 +19,61 @@ export interface NewBitmapOptions {
   persistent: boolean;
   /** Unique prefix for the helper nodes. */
   tag: string;
+  /** Socket of the running NBD server of this QEMU. */
+  nbdPath: string;
 }
+
+/** Discard request size; qemu-io takes at most 2 GiB - 512 per request. */
+const FILL_REQUEST = 1024 ** 3;
 
 /**
  * Creates a recording bitmap with every bit set (PVE's `new`: the provider treats everything as
- * dirty). QMP cannot set bits directly, so a backup job copies a zero-reading null node onto a
- * second null node of the same size, which dirties a helper bitmap there completely; that helper
- * is merged into the new bitmap. Nothing touches the disk's data.
+ * dirty). QMP cannot set bits, but QEMU marks discarded ranges dirty: a helper `raw` node over a
+ * `null-co` node of the disk's size (discard costs nothing there) is exported briefly and
+ * discarded in 1 GiB requests, which fills a helper bitmap that is then merged into the new one.
+ * The disk's data is not touched; 200 GiB take a fraction of a second.
+ *
+ * @throws BpError `BP_QEMU_FAILED` if the helper bitmap does not end up fully dirty.
  */
 export async function createFullyDirtyBitmap(qmp: QmpClient, options: NewBitmapOptions): Promise<void> {
   const { node, name, size, granularity, tag } = options;
-  const source = `${tag}-fill-src`;
-  const sink = `${tag}-fill-dst`;
+  const nullNode = `${tag}-fill-null`;
+  const helper = `${tag}-fill`;
   await qmp.execute('block-dirty-bitmap-add', { node, name, granularity, persistent: options.persistent });
+  const undo: (() => Promise<unknown>)[] = [];
   try {
-    await qmp.execute('blockdev-add', { driver: 'null-co', 'node-name': source, size, 'read-zeroes': true });
-    try {
-      await qmp.execute('blockdev-add', { driver: 'null-co', 'node-name': sink, size });
-      try {
-        await qmp.execute('block-dirty-bitmap-add', { node: sink, name: 'fill', granularity });
-        await runBlockJob(qmp, `${tag}-fill`, () =>
-          qmp.execute('blockdev-backup', { 'job-id': `${tag}-fill`, device: source, target: sink, sync: 'full' }),
-        );
-        await qmp.execute('block-dirty-bitmap-merge', { node, target: name, bitmaps: [{ node: sink, name: 'fill' }] });
-      } finally {
-        await deleteBlockNode(qmp, sink);
-      }
-    } finally {
-      await deleteBlockNode(qmp, source);
+    await qmp.execute('blockdev-add', { driver: 'null-co', 'node-name': nullNode, size });
+    undo.push(() => deleteBlockNode(qmp, nullNode));
+    await qmp.execute('blockdev-add', { driver: 'raw', 'node-name': helper, file: nullNode, discard: 'unmap' });
+    undo.push(() => deleteBlockNode(qmp, helper));
+    await qmp.execute('block-dirty-bitmap-add', { node: helper, name: 'fill', granularity });
+    await qmp.execute('block-export-add', { type: 'nbd', id: helper, name: helper, 'node-name': helper, writable: true });
+    undo.push(() => deleteExport(qmp, helper));
+    await discardAll(nbdUnixUri(options.nbdPath, helper), size);
+    const filled = await findBitmap(qmp, helper, 'fill');
+    if (filled?.count !== size) {
+      throw new BpError('BP_QEMU_FAILED', `could not create a fully dirty bitmap for ${node} (${String(filled?.count)} of ${String(size)} bytes set)`, {
+        details: { node, size },
+      });
     }
+    await qmp.execute('block-dirty-bitmap-merge', { node, target: name, bitmaps: [{ node: helper, name: 'fill' }] });
   } catch (error) {
     await qmp.execute('block-dirty-bitmap-remove', { node, name }).catch(() => undefined);
     throw error;
+  } finally {
+    for (let step = undo.pop(); step; step = undo.pop()) await step().catch(() => undefined);
+  }
+}
+
+/** Discards `[0, size)` of an NBD export with qemu-io, commands on stdin. */
+async function discardAll(uri: string, size: number): Promise<void> {
+  const commands: string[] = [];
+  for (let offset = 0; offset < size; offset += FILL_REQUEST) {
+    commands.push(`discard ${String(offset)} ${String(Math.min(FILL_REQUEST, size - offset))}`);
+  }
+  const result = await execa('qemu-io', ['-f', 'raw', uri], { input: `${commands.join('\n')}\nquit\n`, reject: false });
+  if (result.failed) {
+    throw new BpError('BP_QEMU_FAILED', `qemu-io could not fill a helper bitmap: ${String(result.stderr).trim() || result.shortMessage}`, { details: { uri } });
   }
 }
 

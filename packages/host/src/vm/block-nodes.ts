@@ -44,19 +44,3 @@ export async function findBitmap(qmp: QmpClient, nodeName: string, name: string)
 export async function deleteBlockNode(qmp: QmpClient, nodeName: string): Promise<void> {
   await qmp.execute('blockdev-del', { 'node-name': nodeName });
 }
-
-/**
- * Runs a block job started by `start` and resolves when it completed successfully.
- *
- * @throws BpError `BP_QEMU_FAILED` if the job reports an error.
- */
-export async function runBlockJob(qmp: QmpClient, jobId: string, start: () => Promise<unknown>): Promise<void> {
-  const completed = qmp.waitForEvent('BLOCK_JOB_COMPLETED', (event) => event.data.device === jobId);
-  // Keep an early failure of `start` from leaving `completed` unhandled.
-  completed.catch(() => undefined);
-  await start();
-  const event = await completed;
-  if (typeof event.data.error === 'string') {
-    throw new BpError('BP_QEMU_FAILED', `QEMU block job ${jobId} failed: ${event.data.error}`, { details: { jobId } });
-  }
-}

@@ -37,6 +37,8 @@ export interface DeviceAccessContext {
   /** A running QEMU: the filter is inserted by a `sync=none` backup job (see README). */
   live: boolean;
   runDir: string;
+  /** Socket of the NBD server, already running. */
+  nbdPath: string;
   granularity: number;
   stack: CleanupStack;
 }
@@ -65,6 +67,7 @@ export async function setupDeviceAccess(
       granularity: context.granularity,
       persistent: disk.persistentBitmaps,
       tag,
+      nbdPath: context.nbdPath,
     });
   }
 

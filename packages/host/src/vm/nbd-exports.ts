@@ -32,11 +32,11 @@ export async function addNbdExport(qmp: QmpClient, options: NbdExportOptions, st
     writable: options.writable,
     ...(options.bitmap ? { bitmaps: [options.bitmap] } : {}),
   });
-  stack.push(`NBD export ${options.name}`, () => deleteNbdExport(qmp, options.name));
+  stack.push(`NBD export ${options.name}`, () => deleteExport(qmp, options.name));
 }
 
-/** Removes an export and waits until QEMU has released its node. */
-async function deleteNbdExport(qmp: QmpClient, id: string): Promise<void> {
+/** Removes an export (dropping connected clients) and waits until QEMU has released its node. */
+export async function deleteExport(qmp: QmpClient, id: string): Promise<void> {
   const deleted = qmp.waitForEvent('BLOCK_EXPORT_DELETED', (event) => event.data.id === id);
   deleted.catch(() => undefined);
   await qmp.execute('block-export-del', { id, mode: 'hard' });

@@ -49,7 +49,9 @@ export async function setupSnapshotAccess(vm: VmContext, options: SetupAccessOpt
     const volumes: VmVolumes = {};
     const bitmapStatus: Record<string, string> = {};
     const modes = new Map<string, VmVolume['bitmapMode']>();
-    const context = { qmp: vm.qmp, live: vm.live, runDir, granularity: vm.granularity, stack };
+    // The server comes first: creating a fully dirty bitmap needs it (see createFullyDirtyBitmap).
+    await startNbdServer(vm.qmp, nbdPath, stack);
+    const context = { qmp: vm.qmp, live: vm.live, runDir, nbdPath, granularity: vm.granularity, stack };
     for (const disk of vm.devices) {
       throwIfAborted(vm.signal);
       const plan = planBitmap(options.answers?.[disk.device], await findBitmap(vm.qmp, disk.node, bitmapName), disk.size);
@@ -59,7 +61,6 @@ export async function setupSnapshotAccess(vm: VmContext, options: SetupAccessOpt
       vm.log('info', `${disk.device}: dirty-bitmap status: ${plan.status}`);
     }
 
-    await startNbdServer(vm.qmp, nbdPath, stack);
     for (const disk of vm.devices) {
       throwIfAborted(vm.signal);
       const mode = modes.get(disk.device) ?? 'none';

@@ -118,14 +118,15 @@ describe('openVm on a running QEMU (QMP)', () => {
     const first = await vm.setupAccess({ storeId: 'store1', answers: { 'drive-scsi0': 'use' }, mechanism: 'nbd' });
     await first.teardown(true);
     await guestWrite(0x21, 2 * MiB, 64 * KiB);
-    // Someone else's NBD server makes bp's nbd-server-start fail after all devices are set up.
-    await qemu.qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: join(scratch.dir, 'other.sock') } } });
+    // A node already holding the name of bp's snapshot-access node makes the last step fail,
+    // after the bitmap freeze and the fleecing job.
+    await qemu.qmp.execute('blockdev-add', { driver: 'null-co', 'node-name': 'bp-scsi0-access', size: MiB });
     const error = await vm.setupAccess({ storeId: 'store1', answers: { 'drive-scsi0': 'use' }, mechanism: 'nbd' }).catch((caught: unknown) => caught);
-    expect(error).toMatchObject({ code: 'BP_QMP_ERROR' });
+    expect(error).toMatchObject({ code: 'BP_QMP_ERROR', details: { command: 'blockdev-add' } });
+    await qemu.qmp.execute('blockdev-del', { 'node-name': 'bp-scsi0-access' });
     const nodes = await qemu.qmp.execute<{ 'node-name': string }[]>('query-named-block-nodes', { flat: true });
     expect(nodes.map((node) => node['node-name']).sort()).toEqual(['disk0', 'file0', 'guest0']);
     expect(await qemu.qmp.execute('query-block-jobs')).toEqual([]);
-    await qemu.qmp.execute('nbd-server-stop');
 
     await guestWrite(0x22, 4 * MiB, 64 * KiB);
     const access = await vm.setupAccess({ storeId: 'store1', answers: { 'drive-scsi0': 'use' }, mechanism: 'nbd' });
