@@ -3,7 +3,8 @@ import type { NbdVmVolume } from '@bp/api';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openVm, type OpenedVm, type VmDiskSpec } from '../../src/vm/index.js';
-import { KiB, MiB, canRead, createPatternImage, dirtyExtents, expectNoLeaks, scratchDir, writeThrough } from './support.js';
+import { readFile } from 'node:fs/promises';
+import { KiB, MiB, canRead, createPatternImage, dirtyExtents, expectNoLeaks, liveChildren, scratchDir, writeThrough } from './support.js';
 
 const SIZE = 16 * MiB;
 const GRANULARITY = 64 * KiB;
@@ -159,6 +160,26 @@ describe('dirty bitmaps snapshot-access:<storeid> (offline images)', () => {
     await execa('qemu-img', ['bitmap', '--add', '--disable', disk, BITMAP]);
     await using vm = await open({ virtdev: 'scsi0', image: disk, format: 'qcow2' });
     const result = await backup(vm, [], true);
+    expect(result).toMatchObject({ mode: 'new', status: 'existing bitmap was invalid and has been cleared', dirty: [{ offset: 0, length: SIZE }] });
+  });
+
+  it('recreates a bitmap the daemon could not store (killed during a backup)', async () => {
+    const disk = join(scratch.dir, 'disk.qcow2');
+    await createPatternImage(disk, 'qcow2', SIZE);
+    const stored = await open({ virtdev: 'scsi0', image: disk, format: 'qcow2' });
+    await backup(stored, [], true);
+    await stored.close();
+    // Loading a stored bitmap marks it in use in the image; only a clean close clears that.
+    const first = await open({ virtdev: 'scsi0', image: disk, format: 'qcow2' });
+    await first.setupAccess({ storeId: 'store1', answers: { 'drive-scsi0': 'use' }, mechanism: 'nbd' });
+    for (const pid of await liveChildren()) {
+      if ((await readFile(`/proc/${String(pid)}/comm`, 'utf8')).startsWith('qemu-storage')) process.kill(pid, 'SIGKILL');
+    }
+    await expect(first.close()).rejects.toMatchObject({ code: 'BP_QEMU_FAILED' });
+    await expectNoLeaks(scratch.dir, scratch.workDir);
+
+    await using second = await open({ virtdev: 'scsi0', image: disk, format: 'qcow2' });
+    const result = await backup(second, [], true);
     expect(result).toMatchObject({ mode: 'new', status: 'existing bitmap was invalid and has been cleared', dirty: [{ offset: 0, length: SIZE }] });
   });
 });
