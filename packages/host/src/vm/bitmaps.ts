@@ -51,7 +51,8 @@ export async function createFullyDirtyBitmap(qmp: QmpClient, options: NewBitmapO
     undo.push(() => deleteExport(qmp, helper));
     await discardAll(nbdUnixUri(options.nbdPath, helper), size);
     const filled = await findBitmap(qmp, helper, 'fill');
-    if (filled?.count !== size) {
+    // `count` is whole granules, so a disk that is not a multiple of the granularity shows more.
+    if (filled === undefined || filled.count < size) {
       throw new BpError('BP_QEMU_FAILED', `could not create a fully dirty bitmap for ${node} (${String(filled?.count)} of ${String(size)} bytes set)`, {
         details: { node, size },
       });

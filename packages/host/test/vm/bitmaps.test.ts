@@ -112,6 +112,18 @@ describe('dirty bitmaps snapshot-access:<storeid> (offline images)', () => {
     }
   });
 
+  it('creates a fully dirty bitmap for a disk whose size is not a multiple of the granularity', async () => {
+    const disk = join(scratch.dir, 'efi.raw');
+    const size = MiB + 512;
+    await execa('qemu-img', ['create', '-q', '-f', 'raw', disk, String(size)]);
+    await using vm = await open({ virtdev: 'efidisk0', image: disk, format: 'raw' });
+    const access = await vm.setupAccess({ storeId: 'store1', answers: { 'drive-efidisk0': 'new' }, mechanism: 'nbd' });
+    const volume = nbdVolume(access.volumes['drive-efidisk0']);
+    expect(volume).toMatchObject({ size, bitmapMode: 'new' });
+    expect(await dirtyExtents(uriOf(volume), BITMAP)).toEqual([{ offset: 0, length: size }]);
+    await access.teardown(true);
+  });
+
   it('keeps bitmaps of storages apart', async () => {
     const disk = join(scratch.dir, 'disk.qcow2');
     await createPatternImage(disk, 'qcow2', SIZE);
