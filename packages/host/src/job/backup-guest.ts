@@ -9,7 +9,7 @@ import type { GuestContext } from './guest-context.js';
 import { renderNotesTemplate } from './notes-template.js';
 import { archiveSizeOf, checkBackupInitResult, errorMessage, providerError } from './provider-results.js';
 import { checkProtectedLimit, pruneGuestBackups } from './retention.js';
-import { formatDuration, TaskLog } from './task-log.js';
+import { formatDuration, localTimestamp, TaskLog } from './task-log.js';
 import type { BackupJobOptions, GuestResult, GuestSpec, JobEvent } from './types.js';
 import type { VmAccessOpener } from './vm-access.js';
 
@@ -91,7 +91,7 @@ export async function backupGuest(job: GuestJob, spec: GuestSpec): Promise<{ res
     log.openFile(logFile);
     result.logFile = logFile;
     log.info(`Starting Backup of VM ${vmid} (${vmtype})`);
-    log.info(`Backup started at ${new Date(backupTime * 1000).toISOString()}`);
+    log.info(`Backup started at ${localTimestamp(new Date(backupTime * 1000))}`);
     job.signal?.throwIfAborted();
 
     // 5. backup_init

@@ -3,7 +3,8 @@ import type { LogFunction, LogLevel } from '@bp/api';
 
 const PREFIX: Record<LogLevel, string> = { info: 'INFO:', warn: 'WARN:', err: 'ERROR:' };
 
-function localTimestamp(date: Date): string {
+/** `YYYY-MM-DD HH:MM:SS` in local time, as PVE's task logs print it. */
+export function localTimestamp(date: Date): string {
   const pad = (n: number): string => String(n).padStart(2, '0');
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
 }

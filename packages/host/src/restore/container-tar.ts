@@ -2,22 +2,11 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BpError, type LogFunction } from '@bp/api';
-import { compressionFromFileName, scanTarArchive, type TarCompression } from '@bp/archive';
+import { COMMON_TAR_FLAGS, compressionFromFileName, EXTRACT_TAR_FLAGS, scanTarArchive, type TarCompression } from '@bp/archive';
 import { execa, type ExecaError } from 'execa';
 import { usernsCommand, type IdMapEntry } from '../userns/index.js';
 import { throttle } from './throttle.js';
 
-/** PVE's `$COMMON_TAR_FLAGS` (PVE::LXC) used for container archives. */
-export const COMMON_TAR_FLAGS: readonly string[] = Object.freeze([
-  '--sparse',
-  '--numeric-owner',
-  '--acls',
-  '--xattrs',
-  '--xattrs-include=user.*',
-  '--xattrs-include=security.capability',
-  '--warning=no-file-ignored',
-  '--warning=no-xattr-write',
-]);
 
 const COMPRESSION: ReadonlyArray<[RegExp, string[]]> = [
   [/\.tar$/, []],
@@ -122,7 +111,7 @@ export interface ExtractOptions {
  * owners land shifted and nothing can be written where the mapped root may not write.
  */
 export async function extractIntoRoot(options: ExtractOptions): Promise<void> {
-  const tarArgs = ['tar', 'xpf', '-', '--totals', ...COMMON_TAR_FLAGS, ...options.decompression, '-C', options.targetRoot, '--skip-old-files', '--anchored', '--exclude', './dev/*'];
+  const tarArgs = ['tar', 'xpf', '-', '--totals', ...EXTRACT_TAR_FLAGS, ...options.decompression, '-C', options.targetRoot];
   const command = await usernsCommand(options.idMap, tarArgs);
   let input: Readable | undefined;
   try {
