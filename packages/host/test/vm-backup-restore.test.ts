@@ -23,7 +23,7 @@ async function compare(a: string, b: string): Promise<void> {
   await execa('qemu-img', ['compare', a, b]); // exit 1 = differ: throws
 }
 
-async function backupOneVm(): Promise<{ storage: BackupStorage<{ path: string }>; volid: string; disk: string; efi: string }> {
+async function backupOneVm(mechanism: 'nbd' | 'file-handle' = 'nbd'): Promise<{ storage: BackupStorage<{ path: string; mechanism: 'nbd' | 'file-handle' }>; volid: string; disk: string; efi: string }> {
   const disk = join(dir, 'disk.qcow2');
   const efi = join(dir, 'efi.raw');
   await execa('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '64M']);
@@ -33,7 +33,7 @@ async function backupOneVm(): Promise<{ storage: BackupStorage<{ path: string }>
   await qemuIo(efi, 'raw', 'write -P 0x11 0 64k');
   const storePath = join(dir, 'store');
   mkdirSync(storePath);
-  const storage = copyPlugin.open('copy', { path: storePath });
+  const storage = copyPlugin.open('copy', { path: storePath, mechanism });
   const guest: VmGuestSpec = {
     type: 'qemu',
     vmid: 100,
@@ -48,8 +48,8 @@ async function backupOneVm(): Promise<{ storage: BackupStorage<{ path: string }>
 }
 
 describe('VM backup through real QEMU snapshot access, restore through qemu-img', () => {
-  it('backs up a qcow2 + raw VM over NBD and restores it byte-identical', async () => {
-    const { storage, volid, disk, efi } = await backupOneVm();
+  it.each(['nbd', 'file-handle'] as const)('backs up a qcow2 + raw VM over %s and restores it byte-identical', async (mechanism) => {
+    const { storage, volid, disk, efi } = await backupOneVm(mechanism);
     const stored = join(storage.config.path, volid.replace(/^copy:backup\//, ''));
     await compare(disk, join(stored, 'drive-scsi0.qcow2'));
     await compare(efi, join(stored, 'drive-efidisk0.qcow2'));

@@ -1,4 +1,4 @@
-// A simple provider that copies each NBD export into a qcow2 with qemu-img, and restores by
+// A simple provider that copies each NBD export (or its FUSE file) into a qcow2 with qemu-img, and restores by
 // exposing a raw copy of the stored qcow2 (chain). Enough to prove the host's data paths.
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { z } from 'zod';
 import { BpError, CURRENT_SPECIFICATION_VERSION, type BackupProvider, type BackupStorage, type BackupStoragePlugin } from '@bp/api';
 
-const configSchema = z.object({ path: z.string() });
+const configSchema = z.object({ path: z.string(), mechanism: z.enum(['nbd', 'file-handle']).default('nbd') });
 type CopyConfig = z.infer<typeof configSchema>;
 
 export const nbdUri = (socket: string, exportName: string): string => `nbd+unix:///${exportName}?socket=${socket}`;
@@ -36,7 +36,7 @@ function createProvider(config: CopyConfig): BackupProvider {
       if (name !== undefined && !success) await rm(join(config.path, name), { recursive: true, force: true });
       return {};
     },
-    backupGetMechanism: async () => 'nbd',
+    backupGetMechanism: async () => config.mechanism,
     backupHandleLogFile: async () => {},
     backupVmQueryIncremental: async (_vmid, devices) => Object.fromEntries(Object.keys(devices).map((d) => [d, 'new' as const])),
     backupVm: async (vmid, guestConfig, volumes, info) => {
@@ -44,8 +44,9 @@ function createProvider(config: CopyConfig): BackupProvider {
       await writeFile(join(dir, 'guest.conf'), guestConfig);
       if (info.firewallConfig !== undefined) await writeFile(join(dir, 'firewall.conf'), info.firewallConfig);
       for (const [device, volume] of Object.entries(volumes)) {
-        if (volume.mechanism !== 'nbd') throw new BpError('BP_NOT_SUPPORTED', 'copy provider reads nbd exports only');
-        await execa('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', nbdUri(volume.nbdPath, volume.exportName), join(dir, `${device}.qcow2`)]);
+        // 'new' bitmaps: everything is dirty, so the whole export (or FUSE file) is readable.
+        const source = volume.mechanism === 'nbd' ? nbdUri(volume.nbdPath, volume.exportName) : volume.filePath;
+        await execa('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', source, join(dir, `${device}.qcow2`)]);
       }
     },
     backupContainerPrepare: unsupported,
@@ -86,7 +87,7 @@ export const copyPlugin: BackupStoragePlugin<CopyConfig> = {
   specificationVersion: CURRENT_SPECIFICATION_VERSION,
   type: 'copy',
   configSchema,
-  supports: { vmMechanisms: ['nbd'], incremental: false, containerFormats: [], notes: false, protected: false, prune: false, delete: false, verify: false },
+  supports: { vmMechanisms: ['nbd', 'file-handle'], incremental: false, containerFormats: [], notes: false, protected: false, prune: false, delete: false, verify: false },
   moduleRef: { module: fileURLToPath(import.meta.url), exportName: 'copyPlugin' },
   open(storeId, config): BackupStorage<CopyConfig> {
     const storage: BackupStorage<CopyConfig> = {
