@@ -46,7 +46,8 @@ export async function runGuestBackup(
   const before = await storage.listVolumes({ vmid: guest.vmid });
   const started = Date.now();
   const bar = context.progress(`backup ${guest.type === 'qemu' ? 'vm' : 'ct'} ${guest.vmid}`, options.totalBytes);
-  const stopTracking = trackStorageGrowth(storage, bar);
+  const storagePath = (storage.config as Record<string, unknown>).path;
+  const stopTracking = trackStorageGrowth(typeof storagePath === 'string' ? storagePath : undefined, bar);
   const bytesRead = new BytesReadCollector();
   let result;
   try {
@@ -57,6 +58,8 @@ export async function runGuestBackup(
       // Errors end up in the thrown BpError; print them here only with --debug to avoid doubles.
       log: (level, message) => {
         bytesRead.observe(message);
+        // An incremental copies only the dirty part: shrink the bar's total once the host tells.
+        if (bytesRead.dirtyBytes !== undefined) bar.setTotal(bytesRead.dirtyBytes);
         if (level === 'warn' || context.global.debug) context.log(`${level}: ${message}`);
       },
       signal: context.signal,

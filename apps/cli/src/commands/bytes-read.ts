@@ -42,6 +42,17 @@ export class BytesReadCollector {
     if (tar) this.#total = (this.#total ?? 0) + Number(tar[1]);
   }
 
+  /** The dirty bytes of the devices with a reused bitmap (`OK (4.0 MiB of 256 MiB dirty)`), if all report one. */
+  get dirtyBytes(): number | undefined {
+    let total = 0;
+    for (const device of this.#devices.values()) {
+      const match = /^OK \(([\d.]+) (B|KiB|MiB|GiB|TiB) of /.exec(device.bitmapStatus ?? '');
+      if (!match) return undefined;
+      total += Number(match[1]) * 1024 ** ['B', 'KiB', 'MiB', 'GiB', 'TiB'].indexOf(match[2] ?? 'B');
+    }
+    return this.#devices.size > 0 ? Math.round(total) : undefined;
+  }
+
   /** The sum of the reported bytes. */
   get total(): number | undefined {
     return this.#total;

@@ -1,26 +1,48 @@
-import type { BackupStorage } from '@bp/api';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ProgressBar } from './progress.js';
 
+/** Bytes allocated by files under `dir` that changed at or after `sinceMs`. */
+async function newBytes(dir: string, sinceMs: number): Promise<number> {
+  let total = 0;
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return 0; // removed while we looked (a partial directory being published)
+  }
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += await newBytes(path, sinceMs);
+    else if (entry.isFile()) {
+      const info = await stat(path).catch(() => undefined);
+      if (info && info.mtimeMs >= sinceMs) total += info.blocks * 512;
+    }
+  }
+  return total;
+}
+
 /**
- * Feeds a bar with how much the storage grew since the start (`status().used`), polled twice a
- * second: a provider-neutral measure of bytes written while a backup runs. Returns the stop
- * function. Does nothing for a silent bar.
+ * Feeds a bar with the bytes written into the storage directory since the start (files changed
+ * since then, by allocated size), polled once a second: a measure that needs nothing from the
+ * provider and is not disturbed by other writers on the same filesystem. Returns the stop
+ * function; does nothing for a silent bar or a storage without a `path`.
  */
-export function trackStorageGrowth(storage: BackupStorage, bar: ProgressBar, intervalMs = 500): () => void {
-  if (!bar.live) return () => {};
-  let baseline: number | undefined;
+export function trackStorageGrowth(storagePath: string | undefined, bar: ProgressBar, intervalMs = 1000): () => void {
+  if (!bar.live || storagePath === undefined) return () => {};
+  const since = Date.now() - 1000;
   let stopped = false;
+  let running = false;
   const poll = async (): Promise<void> => {
+    if (running) return;
+    running = true;
     try {
-      const { used } = await storage.status();
-      if (stopped) return;
-      baseline ??= used;
-      bar.update(Math.max(0, used - baseline));
-    } catch {
-      // Progress is cosmetic: a failing status() must not disturb the backup.
+      const bytes = await newBytes(storagePath, since);
+      if (!stopped) bar.update(bytes);
+    } finally {
+      running = false;
     }
   };
-  void poll();
   const timer = setInterval(() => void poll(), intervalMs);
   timer.unref();
   return () => {
