@@ -182,4 +182,32 @@ describe('runBackupJob failure semantics (spec 1.7)', () => {
     expect(result.guests.map((g) => g.status)).toEqual(['error', 'skipped']);
     expect(existsSync(fixture.logDir)).toBe(true);
   });
+
+  it('aborting during the container child terminates it; the guest fails with BP_ABORTED', async () => {
+    const controller = new AbortController();
+    fixture = createJobFixture({ results: { 'backupContainerDelayMs:200': 600_000 } });
+    const result = await runBackupJob({
+      storage: fixture.storage,
+      guests: [fixture.container(200), fixture.container(201)],
+      options: { logDir: fixture.logDir },
+      onEvent: (event) => {
+        // Abort once the child has really started (its first provider call is recorded).
+        if (event.type === 'phase' && event.phase === 'backup-container') {
+          const poll = setInterval(() => {
+            if (fixture.calls().includes('provider.backupContainer')) {
+              clearInterval(poll);
+              controller.abort(new Error('SIGTERM'));
+            }
+          }, 50);
+        }
+      },
+      signal: controller.signal,
+    });
+    expect(result.guests.map((g) => [g.status, g.error?.code])).toEqual([
+      ['error', 'BP_ABORTED'],
+      ['skipped', undefined],
+    ]);
+    expect(fixture.records().filter((r) => r.method === 'backupCleanup').map((r) => r.args)).toEqual([[200, 'lxc', false, { error: 'interrupted by signal' }]]);
+    expect(result.error?.code).toBe('BP_ABORTED');
+  });
 });

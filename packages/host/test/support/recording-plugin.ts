@@ -13,7 +13,7 @@ const configSchema = z.object({
   root: z.string(),
   /** `<method>` or `<method>:<vmid>` -> error message to throw. */
   failures: z.record(z.string(), z.string()).default({}),
-  /** Overrides of results: `backupInit:<vmid>` -> archive name, `backupGetMechanism:<vmid>` -> mechanism, `backupVmQueryIncremental:<vmid>` -> JSON. */
+  /** Overrides: `backupInit:<vmid>` -> result, `backupGetMechanism:<vmid>` -> mechanism, `backupVmQueryIncremental:<vmid>` -> answers, `backupContainerDelayMs:<vmid>` -> ms. */
   results: z.record(z.string(), z.unknown()).default({}),
   'max-protected-backups': z.number().int().optional(),
   'prune-backups': z.string().optional(),
@@ -104,6 +104,8 @@ function createProvider(config: RecordingConfig): BackupProvider {
     },
     backupContainer: async (vmid, guestConfig, excludePatterns, info) => {
       call('backupContainer', [vmid, guestConfig, excludePatterns, info], vmid);
+      const delay = override(`backupContainerDelayMs:${vmid}`);
+      if (typeof delay === 'number') await new Promise((resolve) => setTimeout(resolve, delay));
       // Who the child is inside its namespace, its uid map, and who owns the container's files from in there.
       const seen = {
         uid: process.getuid?.(),
