@@ -1,4 +1,5 @@
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { BpError } from '@bp/api';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -17,11 +18,9 @@ afterEach(async () => {
 });
 
 async function oneVmBackup(env: TestStorage, time: number, vmid = 100): Promise<{ volname: string; reference: string }> {
-  const disk = join(env.work, `disk-${vmid}.qcow2`);
-  await rm(disk, { force: true });
-  await createDisk(env.work, SIZE).then(async (created) => {
-    if (created !== disk) await qemuImg('convert', '-f', 'qcow2', '-O', 'qcow2', created, disk);
-  });
+  const diskDir = join(env.work, `vm-${vmid}-${time}`);
+  await mkdir(diskDir);
+  const disk = await createDisk(diskDir, SIZE);
   await guestWrites(disk, SIZE, 6);
   const run = await runVmBackup({ provider: env.storage.newBackupProvider(env.log), vmid, time, disk, size: SIZE, workDir: env.work, mechanism: 'nbd' });
   return { volname: `backup/${run.archiveName}`, reference: run.reference };
@@ -118,6 +117,27 @@ describe('host quirks and failure handling', () => {
     // Pruning clears the logs of failed attempts.
     await env.storage.pruneBackups('keep-last=1', { vmid: 100 });
     expect(await env.storage.failedLogs(100)).toEqual([]);
+  });
+
+  it('prune removes a partial backup whose job died, and its chain is not trusted any more', async () => {
+    env = await createTestStorage({ 'vm-backup-mode': 'incremental' });
+    const base = await oneVmBackup(env, T0);
+    const dead = execa('true');
+    await dead;
+    const partial = join(env.root, '100', '.partial-qemu-2026-11-18T12:00:00Z');
+    await mkdir(partial);
+    const baseDir = base.volname.split('/')[2]!;
+    await writeFile(
+      join(partial, '.bp-state.json'),
+      JSON.stringify({ archiveName: '100/qemu-2026-11-18T12:00:00Z', vmid: 100, vmtype: 'qemu', startTime: T0 + 3600, ownerPid: dead.pid!, bases: { [DEVICE]: `${baseDir}/${DEVICE}.qcow2` }, vmDone: true, written: { [DEVICE]: `qemu-2026-11-18T12:00:00Z/${DEVICE}.qcow2` } }),
+    );
+    await writeFile(join(env.root, '100', 'previous-info'), JSON.stringify({ [DEVICE]: `${baseDir}/${DEVICE}.qcow2` }));
+    await env.storage.pruneBackups('keep-all=1', { vmid: 100, log: env.log });
+    expect(await stat(partial).then(() => true, () => false)).toBe(false);
+    expect(JSON.parse(await readFile(join(env.root, '100', 'previous-info'), 'utf8'))).toEqual({});
+    // Not pinned by the dead backup any more.
+    await env.storage.freeImage(base.volname);
+    expect(await env.storage.listVolumes()).toEqual([]);
   });
 
   it('refuses new backups on a disabled storage', async () => {

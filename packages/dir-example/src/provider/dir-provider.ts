@@ -357,8 +357,11 @@ export class DirBackupProvider implements BackupProvider {
     const image = join(dir, imageFileName(deviceName));
     if (!(await exists(image))) throw new BpError('BP_NOT_FOUND', `backup ${volname} has no device ${deviceName}`);
     const layers = await validateBackingChain(image);
+    const key = `${volname}\0${deviceName}`;
+    const previous = this.restoreViews.get(key);
+    if (previous) await stopRawView(previous); // initialised twice: release the first view
     const file = await startRawView(layers, viewKey(this.storage.config.path, volname, deviceName));
-    this.restoreViews.set(`${volname}\0${deviceName}`, file);
+    this.restoreViews.set(key, file);
     return { qemuImgPath: file };
   }
 

@@ -55,3 +55,16 @@ export async function listPartialBackups(guestDir: string): Promise<{ dir: strin
   }
   return found.sort((a, b) => b.state.startTime - a.state.startTime);
 }
+
+/**
+ * True when the job that started this backup is gone (crashed or killed): the partial directory
+ * will never be published. A process we may not signal (EPERM) still counts as alive.
+ */
+export function isAbandoned(state: BackupState): boolean {
+  try {
+    process.kill(state.ownerPid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}

@@ -4,16 +4,18 @@ import { BpError } from '@bp/api';
 import { FAILED_SUFFIX, PARTIAL_PREFIX } from '../layout/index.js';
 import { readQcow2Header } from '../restore/qcow2-header.js';
 import { validateBackingChain } from '../restore/backing-chain.js';
-import { listPartialBackups } from '../state/backup-state.js';
+import { isAbandoned, listPartialBackups } from '../state/backup-state.js';
 import { readPreviousInfo, writePreviousInfo } from '../state/previous-info.js';
 import { runTool } from '../util/run-tool.js';
 import { updateManifestEntry } from '../verify/manifest.js';
 import { deviceImages } from './backup-scan.js';
 
-/** Directory names (`<type>-<time>`) that backups still being written build on. */
+/** Directory names (`<type>-<time>`) that backups still being written build on (abandoned ones do not count). */
 export async function basesInUse(guestDir: string): Promise<Set<string>> {
   const inUse = new Set<string>();
-  for (const { state } of await listPartialBackups(guestDir)) for (const base of Object.values(state.bases)) inUse.add(base.split('/')[0] ?? '');
+  for (const { state } of await listPartialBackups(guestDir)) {
+    if (!isAbandoned(state)) for (const base of Object.values(state.bases)) inUse.add(base.split('/')[0] ?? '');
+  }
   return inUse;
 }
 

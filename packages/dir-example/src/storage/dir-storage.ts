@@ -23,11 +23,12 @@ import { execa } from 'execa';
 import { FAILED_SUFFIX, FILES, parseName, StorageLayout } from '../layout/index.js';
 import { DirBackupProvider } from '../provider/dir-provider.js';
 import { validateBackingChain } from '../restore/backing-chain.js';
-import { listPartialBackups, type BackupState } from '../state/backup-state.js';
+import { isAbandoned, listPartialBackups, type BackupState } from '../state/backup-state.js';
 import { withGuestLock } from '../state/guest-lock.js';
 import { exists } from '../util/durable-fs.js';
 import { checkManifest } from '../verify/manifest.js';
 import { deviceImages, directoryBytes, scanBackups, type FoundBackup } from './backup-scan.js';
+import { removeAbandonedBackups } from './abandoned.js';
 import { basesInUse, removeBackupMerging } from './chain-merge.js';
 
 const DEFAULT_ACTIVATE_TIMEOUT_MS = 2_000;
@@ -162,7 +163,11 @@ export class DirBackupStorage implements BackupStorage<StorageConfig> {
         options.log?.('err', `error when removing backup '${entry.volid}' - ${(error as Error).message}`);
       }
     }
-    for (const vmid of options.vmid === undefined ? await this.guestIds() : [options.vmid]) await this.clearFailedLogs(vmid, options.type);
+    for (const vmid of options.vmid === undefined ? await this.guestIds() : [options.vmid]) {
+      await this.clearFailedLogs(vmid, options.type);
+      const abandoned = await withGuestLock(this.layout.lockTarget(vmid), () => removeAbandonedBackups(this.layout.guestDir(vmid)));
+      for (const name of abandoned) options.log?.('info', `removed abandoned partial backup '${this.volid(name)}'`);
+    }
     if (errors.length > 0) throw new BpError('BP_BACKUP_FAILED', `error pruning backups (${errors.join(', ')}) - check the log`, { details: { volids: errors } });
     return result;
   }
@@ -177,7 +182,7 @@ export class DirBackupStorage implements BackupStorage<StorageConfig> {
     const guests = vmid === undefined ? await this.guestIds() : [vmid];
     const states: BackupState[] = [];
     for (const guest of guests) {
-      for (const { state } of await listPartialBackups(this.layout.guestDir(guest))) if (state.vmDone || state.containerDone) states.push(state);
+      for (const { state } of await listPartialBackups(this.layout.guestDir(guest))) if ((state.vmDone || state.containerDone) && !isAbandoned(state)) states.push(state);
     }
     return states;
   }
