@@ -1,11 +1,11 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { BackupProvider } from '@bp/api';
 import { DirectJob } from '../driver/direct-job.js';
 import { ProviderLog } from '../driver/provider-log.js';
 import { restoreContainerDirect } from '../driver/restore-container.js';
 import type { Scenario, ScenarioContext } from '../kit/scenario.js';
 import { containerGuestConfig, FIREWALL_CONFIG, logDirOf, needsContainers, smallBackup, smallContainerRoot } from './guests.js';
-import { writeFile } from 'node:fs/promises';
 
 async function restoreInto(context: ScenarioContext, storage: Parameters<typeof restoreContainerDirect>[0], volname: string) {
   const target = await mkdtemp(join(context.scratch, 'restore-'));
@@ -29,26 +29,39 @@ const freshInstances: Scenario = {
   },
 };
 
+/**
+ * A job in which guests fail before `backupInit` (PVE: guest locked, VMID not found): `steps`
+ * makes the calls PVE then still makes; afterwards nothing may be listed.
+ */
+async function jobWithoutInit(context: ScenarioContext, steps: (provider: BackupProvider) => Promise<void>, what: string): Promise<void> {
+  const storage = await context.open();
+  const provider = storage.newBackupProvider(new ProviderLog().log);
+  await context.verify.succeeds(provider.jobInit(Math.floor(Date.now() / 1000)), 'jobInit threw');
+  await steps(provider);
+  await context.verify.succeeds(provider.jobCleanup(), 'jobCleanup threw');
+  context.verify.equal(await storage.listVolumes(), [], `${what} left a listed backup`);
+}
+
 const cleanupWithoutInit: Scenario = {
   id: 'lifecycle.cleanup-without-init',
   title: 'backupCleanup(false) without backupInit, also with vmtype undefined, is tolerated',
   kind: 'storage',
   axis: 'none',
-  async run(context) {
-    const storage = await context.open();
-    const provider = storage.newBackupProvider(new ProviderLog().log);
-    await context.verify.succeeds(provider.jobInit(Math.floor(Date.now() / 1000)), 'jobInit threw');
-    await context.verify.succeeds(
-      provider.backupCleanup(101, 'qemu', false, { error: 'guest is locked\n' }),
-      "backupCleanup(101, 'qemu', false) without a preceding backupInit threw (PVE calls it when a guest fails before backup_init, spec 1.7)",
-    );
-    await context.verify.succeeds(
-      provider.backupCleanup(102, undefined, false, { error: 'unable to find VM 102\n' }),
-      'backupCleanup(102, undefined, false) threw; vmtype is undefined when PVE never determined the guest type (spec 1.1 step 13)',
-    );
-    await context.verify.succeeds(provider.jobCleanup(), 'jobCleanup threw');
-    context.verify.equal(await storage.listVolumes(), [], 'backupCleanup(false) without backupInit left a listed backup');
-  },
+  run: (context) =>
+    jobWithoutInit(
+      context,
+      async (provider) => {
+        await context.verify.succeeds(
+          provider.backupCleanup(101, 'qemu', false, { error: 'guest is locked\n' }),
+          "backupCleanup(101, 'qemu', false) without a preceding backupInit threw (PVE calls it when a guest fails before backup_init, spec 1.7)",
+        );
+        await context.verify.succeeds(
+          provider.backupCleanup(102, undefined, false, { error: 'unable to find VM 102\n' }),
+          'backupCleanup(102, undefined, false) threw; vmtype is undefined when PVE never determined the guest type (spec 1.1 step 13)',
+        );
+      },
+      'backupCleanup(false) without backupInit',
+    ),
 };
 
 const logWithoutInit: Scenario = {
@@ -56,20 +69,20 @@ const logWithoutInit: Scenario = {
   title: 'backupHandleLogFile without backupInit is tolerated',
   kind: 'storage',
   axis: 'none',
-  async run(context) {
-    const storage = await context.open();
-    const provider = storage.newBackupProvider(new ProviderLog().log);
-    const logFile = join(await logDirOf(context), 'qemu-103.log');
-    await writeFile(logFile, 'ERROR: Backup of VM 103 failed - guest is locked\n');
-    await context.verify.succeeds(provider.jobInit(Math.floor(Date.now() / 1000)), 'jobInit threw');
-    await context.verify.succeeds(provider.backupCleanup(103, 'qemu', false, { error: 'guest is locked\n' }), 'backupCleanup(false) without backupInit threw');
-    await context.verify.succeeds(
-      provider.backupHandleLogFile(103, logFile),
-      'backupHandleLogFile(103) without a preceding backupInit threw; a throw there aborts the remaining guests of the job (spec 1.7, H3)',
-    );
-    await context.verify.succeeds(provider.jobCleanup(), 'jobCleanup threw');
-    context.verify.equal(await storage.listVolumes(), [], 'backupHandleLogFile without backupInit created a listed backup');
-  },
+  run: (context) =>
+    jobWithoutInit(
+      context,
+      async (provider) => {
+        const logFile = join(await logDirOf(context), 'qemu-103.log');
+        await writeFile(logFile, 'ERROR: Backup of VM 103 failed - guest is locked\n');
+        await context.verify.succeeds(provider.backupCleanup(103, 'qemu', false, { error: 'guest is locked\n' }), 'backupCleanup(false) without backupInit threw');
+        await context.verify.succeeds(
+          provider.backupHandleLogFile(103, logFile),
+          'backupHandleLogFile(103) without a preceding backupInit threw; a throw there aborts the remaining guests of the job (spec 1.7, H3)',
+        );
+      },
+      'backupHandleLogFile without backupInit',
+    ),
 };
 
 const cleanupTwice: Scenario = {

@@ -60,3 +60,28 @@ export async function expectRestoreEquals(context: ScenarioContext, storage: Bac
 export function pointName(context: ScenarioContext, label: string): string {
   return join(context.scratch, `${label}.expected.raw`);
 }
+
+/** A backup with the content its disks had when it was taken. */
+export interface PointInTimeBackup {
+  volid: string;
+  volname: string;
+  /** Raw copies of the disks' expected content, in disk order. */
+  expected: string[];
+}
+
+/** Records the disks' content as of now (`label` names the copies), then backs them up. */
+export async function backupPoint(context: ScenarioContext, storage: BackupStorage, run: Omit<VmBackupRun, 'disks'> & { disks: readonly TestDisk[] }, label: string): Promise<PointInTimeBackup> {
+  const expected = await Promise.all(run.disks.map((disk, index) => disk.pointInTime(pointName(context, `${label}-${index}`))));
+  const backup = await backupVmOk(context, storage, run);
+  return { volid: backup.volid, volname: backup.volname, expected };
+}
+
+/** Takes `count` backups of `disk`, with random writes before each but the first. */
+export async function backupGenerations(context: ScenarioContext, storage: BackupStorage, vmid: number, disk: TestDisk, count: number): Promise<PointInTimeBackup[]> {
+  const backups: PointInTimeBackup[] = [];
+  for (let generation = 0; generation < count; generation++) {
+    if (generation > 0) await scatter(disk);
+    backups.push(await backupPoint(context, storage, { vmid, disks: [disk] }, `gen${generation}`));
+  }
+  return backups;
+}

@@ -6,7 +6,7 @@ import { runVmBackup } from '../driver/vm-job.js';
 import type { TestDisk } from '../fixtures/disk.js';
 import { runTool } from '../fixtures/tools.js';
 import type { Scenario } from '../kit/scenario.js';
-import { backupVmOk, expectRestoreEquals, newDisk, pointName, scatter } from './vm-support.js';
+import { backupGenerations, backupPoint, backupVmOk, expectRestoreEquals, newDisk, pointName, scatter, type PointInTimeBackup } from './vm-support.js';
 
 const fullRoundTrip: Scenario = {
   id: 'vm.full-round-trip',
@@ -17,9 +17,8 @@ const fullRoundTrip: Scenario = {
   async run(context) {
     const storage = await context.open();
     const disks = [await newDisk(context, 'disk0'), await newDisk(context, 'disk1', 16 * 1024 * 1024, 6)];
-    const expected = await Promise.all(disks.map((disk, i) => disk.pointInTime(pointName(context, `full-${i}`))));
-    const backup = await backupVmOk(context, storage, { vmid: 400, disks });
-    await expectRestoreEquals(context, storage, backup.volid, expected, 'full backup');
+    const backup = await backupPoint(context, storage, { vmid: 400, disks }, 'full');
+    await expectRestoreEquals(context, storage, backup.volid, backup.expected, 'full backup');
     const config = await storage.newBackupProvider(() => {}).archiveGetGuestConfig(backup.volname);
     context.verify.that(config.includes('name: conformance-vm-400\n') && config.includes('#qmdump#map:scsi1:drive-scsi1:'), `archiveGetGuestConfig(${backup.volname}) did not return the guest config (with its #qmdump#map lines) verbatim`);
   },
@@ -34,13 +33,7 @@ const incrementalGenerations: Scenario = {
   async run(context) {
     const storage = await context.open();
     const disk = await newDisk(context);
-    const backups: Array<{ volid: string; expected: string }> = [];
-    for (let generation = 0; generation < 4; generation++) {
-      if (generation > 0) await scatter(disk);
-      const expected = await disk.pointInTime(pointName(context, `gen${generation}`));
-      const backup = await backupVmOk(context, storage, { vmid: 401, disks: [disk] });
-      backups.push({ volid: backup.volid, expected });
-    }
+    const backups = await backupGenerations(context, storage, 401, disk, 4);
     const listed = await storage.listVolumes({ vmid: 401 });
     for (const { volid } of backups) context.verify.that(listed.some((volume) => volume.volid === volid), `incremental backup ${volid} is not listed`);
     for (const volume of listed) {
@@ -49,7 +42,7 @@ const incrementalGenerations: Scenario = {
       context.verify.that(parent !== undefined && parent.ctime <= volume.ctime, `listVolumes reports parent ${volume.parent} for ${volume.volid}, which is not an older listed backup`);
     }
     for (const [generation, { volid, expected }] of backups.entries()) {
-      await expectRestoreEquals(context, storage, volid, [expected], `generation ${generation}${generation === 0 ? ' (full)' : ' (incremental)'}`);
+      await expectRestoreEquals(context, storage, volid, expected, `generation ${generation}${generation === 0 ? ' (full)' : ' (incremental)'}`);
     }
   },
 };
@@ -82,9 +75,8 @@ const writesDuringBackup: Scenario = {
     const before = await disk.pointInTime(pointName(context, 'before-writes'));
     const first = await backupVmOk(context, storage, { vmid: 402, disks: [disk], hooks: { afterSetup: (access) => guestWrites(disk, access, 'drive-scsi0') } });
     await expectRestoreEquals(context, storage, first.volid, [before], 'the backup start, before the guest writes during the backup');
-    const after = await disk.pointInTime(pointName(context, 'after-writes'));
-    const second = await backupVmOk(context, storage, { vmid: 402, disks: [disk] });
-    await expectRestoreEquals(context, storage, second.volid, [after], `the next ${incremental ? 'incremental ' : ''}backup, which must contain the writes made during the previous one`);
+    const second = await backupPoint(context, storage, { vmid: 402, disks: [disk] }, 'after-writes');
+    await expectRestoreEquals(context, storage, second.volid, second.expected, `the next ${incremental ? 'incremental ' : ''}backup, which must contain the writes made during the previous one`);
   },
 };
 
@@ -103,9 +95,8 @@ const bitmapLost: Scenario = {
     await scatter(disk);
     await runTool('qemu-io', ['-f', 'qcow2', '-c', `write -z 0 ${disk.size / 2}`, disk.image], { what: 'zeroing half of the disk' });
     await disk.recordWrite(0, new Uint8Array(disk.size / 2));
-    const expected = await disk.pointInTime(pointName(context, 'after-loss'));
-    const backup = await backupVmOk(context, storage, { vmid: 403, disks: [disk] });
-    await expectRestoreEquals(context, storage, backup.volid, [expected], "the backup after the bitmap was lost (bitmapMode 'new' means everything is dirty: a full backup)");
+    const backup = await backupPoint(context, storage, { vmid: 403, disks: [disk] }, 'after-loss');
+    await expectRestoreEquals(context, storage, backup.volid, backup.expected, "the backup after the bitmap was lost (bitmapMode 'new' means everything is dirty: a full backup)");
   },
 };
 
@@ -228,9 +219,8 @@ const failureAfterBackupVm: Scenario = {
       await expectRestoreEquals(context, storage, failed.guest.volid, [atFailure], 'the backup whose prune step failed, which the provider kept');
     }
     await scatter(disk);
-    const expected = await disk.pointInTime(pointName(context, 'after-failure'));
-    const next = await backupVmOk(context, storage, { vmid: 406, disks: [disk] });
-    await expectRestoreEquals(context, storage, next.volid, [expected], 'the incremental after a failure that followed a successful backupVm (QEMU reset the bitmap, spec H1)');
+    const next = await backupPoint(context, storage, { vmid: 406, disks: [disk] }, 'after-failure');
+    await expectRestoreEquals(context, storage, next.volid, next.expected, 'the incremental after a failure that followed a successful backupVm (QEMU reset the bitmap, spec H1)');
   },
 };
 
@@ -244,26 +234,18 @@ const deleteInChain: Scenario = {
   async run(context) {
     const storage = await context.open();
     const disk = await newDisk(context);
-    const chain: Array<{ volid: string; volname: string; expected: string }> = [];
-    for (let generation = 0; generation < 3; generation++) {
-      if (generation > 0) await scatter(disk);
-      const expected = await disk.pointInTime(pointName(context, `chain${generation}`));
-      const backup = await backupVmOk(context, storage, { vmid: 407, disks: [disk] });
-      chain.push({ ...backup, expected });
-    }
-    const [base, middle, last] = chain as [(typeof chain)[0], (typeof chain)[0], (typeof chain)[0]];
+    const [base, middle, last] = (await backupGenerations(context, storage, 407, disk, 3)) as [PointInTimeBackup, PointInTimeBackup, PointInTimeBackup];
     await context.verify.succeeds(storage.freeImage(middle.volname), `freeImage(${middle.volname}) of the middle of a chain threw`);
-    await expectRestoreEquals(context, storage, last.volid, [last.expected], 'the newest backup after its parent was deleted');
-    await expectRestoreEquals(context, storage, base.volid, [base.expected], 'the base after a child was deleted');
+    await expectRestoreEquals(context, storage, last.volid, last.expected, 'the newest backup after its parent was deleted');
+    await expectRestoreEquals(context, storage, base.volid, base.expected, 'the base after a child was deleted');
     await context.verify.succeeds(storage.freeImage(base.volname), `freeImage(${base.volname}) of the chain's base threw`);
-    await expectRestoreEquals(context, storage, last.volid, [last.expected], 'the newest backup after the base was deleted too');
+    await expectRestoreEquals(context, storage, last.volid, last.expected, 'the newest backup after the base was deleted too');
     const volids = (await storage.listVolumes({ vmid: 407 })).map((volume) => volume.volid);
     context.verify.equal(volids, [last.volid], 'after deleting two of three backups the storage must list exactly the remaining one');
     // The next backup builds on what is left (or is full); either way it restores to its point in time.
     await scatter(disk);
-    const expected = await disk.pointInTime(pointName(context, 'after-deletes'));
-    const next = await backupVmOk(context, storage, { vmid: 407, disks: [disk] });
-    await expectRestoreEquals(context, storage, next.volid, [expected], 'the backup taken after deleting older members of its chain');
+    const next = await backupPoint(context, storage, { vmid: 407, disks: [disk] }, 'after-deletes');
+    await expectRestoreEquals(context, storage, next.volid, next.expected, 'the backup taken after deleting older members of its chain');
   },
 };
 
