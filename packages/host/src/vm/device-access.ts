@@ -46,7 +46,8 @@ export interface DeviceAccessContext {
 /**
  * Sets up the point-in-time access of one disk (spec 1.2.1): bitmap per `plan`, a qcow2 fleecing
  * image, a copy-before-write filter (limited to the bitmap's dirty extents when one is used) and a
- * `snapshot-access` node on top. Every step registers its undo on `context.stack`.
+ * `snapshot-access` node on top. Every step registers its undo on `context.stack`. In a running
+ * QEMU, call it with the guest paused (see {@link withGuestPaused}).
  */
 export async function setupDeviceAccess(
   context: DeviceAccessContext,
@@ -97,17 +98,15 @@ export async function setupDeviceAccess(
     commitOnTeardown();
     await addFilter();
   } else if (disk.guestDevice !== undefined) {
-    // The guest device is moved onto the filter while the guest is paused, so that the bitmap
-    // freeze, the filter and the device switch are one point in time.
+    // The caller pauses the guest around this, so the bitmap freeze, the filter and the device
+    // switch are one point in time.
     const guestDevice = disk.guestDevice;
-    await withGuestPaused(qmp, async () => {
-      if (freeze.length > 0) await qmp.execute('transaction', { actions: freeze });
-      commitOnTeardown();
-      await addFilter();
-      const previous = await qmp.execute<string>('qom-get', { path: guestDevice, property: 'drive' });
-      await qmp.execute('qom-set', { path: guestDevice, property: 'drive', value: cbwNode });
-      stack.push(`drive of ${guestDevice}`, () => qmp.execute('qom-set', { path: guestDevice, property: 'drive', value: previous }).then(() => undefined));
-    });
+    if (freeze.length > 0) await qmp.execute('transaction', { actions: freeze });
+    commitOnTeardown();
+    await addFilter();
+    const previous = await qmp.execute<string>('qom-get', { path: guestDevice, property: 'drive' });
+    await qmp.execute('qom-set', { path: guestDevice, property: 'drive', value: cbwNode });
+    stack.push(`drive of ${guestDevice}`, () => qmp.execute('qom-set', { path: guestDevice, property: 'drive', value: previous }).then(() => undefined));
   } else {
     // QEMU 7.2 cannot put a filter under users of a node it does not know as a device, but a
     // sync=none backup job inserts copy-before-write itself and moves every user of the node
@@ -157,15 +156,4 @@ async function cancelJob(qmp: QmpClient, jobId: string): Promise<void> {
   gone.catch(() => undefined);
   await qmp.execute('block-job-cancel', { device: jobId, force: true });
   await gone;
-}
-
-/** Runs `action` with the guest's vCPUs stopped (QMP `stop` drains I/O), resuming only if it ran before. */
-async function withGuestPaused(qmp: QmpClient, action: () => Promise<void>): Promise<void> {
-  const { running } = await qmp.execute<{ running: boolean }>('query-status');
-  if (running) await qmp.execute('stop');
-  try {
-    await action();
-  } finally {
-    if (running) await qmp.execute('cont');
-  }
 }

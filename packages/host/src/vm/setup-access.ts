@@ -10,6 +10,7 @@ import { CleanupStack } from './cleanup-stack.js';
 import { setupDeviceAccess, type DeviceAccessNodes, type VmDevice } from './device-access.js';
 import { bitmapNameFor } from './device-name.js';
 import { createFileHandleVolume } from './file-handle/file-handle-volume.js';
+import { withGuestPaused } from './guest-pause.js';
 import { addNbdExport, nbdUnixUri, startNbdServer } from './nbd-exports.js';
 import type { SetupAccessOptions, SnapshotAccess, WriteTarget } from './types.js';
 
@@ -52,14 +53,18 @@ export async function setupSnapshotAccess(vm: VmContext, options: SetupAccessOpt
     // The server comes first: creating a fully dirty bitmap needs it (see createFullyDirtyBitmap).
     await startNbdServer(vm.qmp, nbdPath, stack);
     const context = { qmp: vm.qmp, live: vm.live, runDir, nbdPath, granularity: vm.granularity, stack };
-    for (const disk of vm.devices) {
-      throwIfAborted(vm.signal);
-      const plan = planBitmap(options.answers?.[disk.device], await findBitmap(vm.qmp, disk.node, bitmapName), disk.size);
-      accessNodes.set(disk.device, await setupDeviceAccess(context, disk, plan, bitmapName));
-      modes.set(disk.device, plan.mode);
-      bitmapStatus[disk.device] = plan.status;
-      vm.log('info', `${disk.device}: dirty-bitmap status: ${plan.status}`);
-    }
+    const setupDevices = async (): Promise<void> => {
+      for (const disk of vm.devices) {
+        throwIfAborted(vm.signal);
+        const plan = planBitmap(options.answers?.[disk.device], await findBitmap(vm.qmp, disk.node, bitmapName), disk.size);
+        accessNodes.set(disk.device, await setupDeviceAccess(context, disk, plan, bitmapName));
+        modes.set(disk.device, plan.mode);
+        bitmapStatus[disk.device] = plan.status;
+        vm.log('info', `${disk.device}: dirty-bitmap status: ${plan.status}`);
+      }
+    };
+    // A running guest is paused across all disks: one point in time for the whole VM.
+    await (vm.live ? withGuestPaused(vm.qmp, setupDevices) : setupDevices());
 
     for (const disk of vm.devices) {
       throwIfAborted(vm.signal);
