@@ -190,6 +190,30 @@ describe('copyRegions', () => {
     expect((await stat(sourcePath)).blocks).toBe(0);
   });
 
+  test('reads only inside the given regions (the snapshot-access rule) and discards exactly what it copied', async () => {
+    const sourcePath = join(dir.path, 'source.raw');
+    await writeFile(sourcePath, randomBytes(16 * MiB));
+    const file = await createFileSource(sourcePath);
+    const regions = [
+      { offset: 3 * MiB + 4096, length: 5 * MiB },
+      { offset: 12 * MiB, length: 64 * 1024 },
+    ];
+    const inside = (offset: number, length: number): boolean => regions.some((region) => offset >= region.offset && offset + length <= region.offset + region.length);
+    const reads: Array<[number, number]> = [];
+    const discards: Array<[number, number]> = [];
+    const source = {
+      size: file.size,
+      read: (offset: number, length: number, buffer: Uint8Array) => (reads.push([offset, length]), file.read(offset, length, buffer)),
+      discard: async (offset: number, length: number) => void discards.push([offset, length]),
+    };
+    const target = await createFileTarget(join(dir.path, 'target.raw'), { size: file.size });
+    await copyRegions({ source, target, regions, discardSource: true, requestSize: MiB });
+    await Promise.all([file.close(), target.close()]);
+    expect(reads.every(([offset, length]) => inside(offset, length))).toBe(true);
+    expect(reads.reduce((sum, [, length]) => sum + length, 0)).toBe(5 * MiB + 64 * 1024);
+    expect([...discards].sort((a, b) => a[0] - b[0])).toEqual([...reads].sort((a, b) => a[0] - b[0]));
+  });
+
   test('rejects regions outside the source and bad options', async () => {
     const sourcePath = join(dir.path, 'source.raw');
     await writeFile(sourcePath, Buffer.alloc(MiB));
