@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runBackupJob, type GuestSpec } from '../src/index.js';
-import { createJobFixture, type JobFixture } from './support/job-fixture.js';
+import { createJobFixture, VM_CALLS_THROUGH_BACKUP_VM, type JobFixture } from './support/job-fixture.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
 import type { RecordingConfig } from './support/recording-plugin.js';
 import { vmAccessDouble } from './support/vm-access-double.js';
@@ -66,14 +66,7 @@ describe('runBackupJob failure semantics (spec 1.7)', () => {
     const result = await run({ failures: { 'storage.pruneBackups': 'prune broke' } }, (f) => [f.vm(100)], { prune: { 'keep-last': 1 } });
     expect(providerCalls(fixture)).toEqual([
       'provider.jobInit',
-      'provider.backupInit',
-      'provider.providerName',
-      'provider.providerName',
-      'vm.open',
-      'provider.backupGetMechanism',
-      'provider.backupVmQueryIncremental',
-      'vm.setupAccess',
-      'provider.backupVm',
+      ...VM_CALLS_THROUGH_BACKUP_VM,
       'storage.pruneBackups',
       'vm.teardown',
       'vm.close',

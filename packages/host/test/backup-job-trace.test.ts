@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runBackupJob, type JobEvent } from '../src/index.js';
-import { createJobFixture, type JobFixture } from './support/job-fixture.js';
+import { createJobFixture, VM_CALLS_THROUGH_BACKUP_VM, type JobFixture } from './support/job-fixture.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
 import { DOUBLE_DEVICE_SIZE, vmAccessDouble } from './support/vm-access-double.js';
 
@@ -22,15 +22,8 @@ describe('runBackupJob call order (spec 1.1 example trace: vzdump 100 101 200)',
       vmAccess: vmAccessDouble(fixture.recordFile),
     });
 
-    const vmGuest = (vmid: number, failing: boolean): string[] => [
-      'provider.backupInit',
-      'provider.providerName',
-      'provider.providerName',
-      'vm.open',
-      'provider.backupGetMechanism',
-      'provider.backupVmQueryIncremental',
-      'vm.setupAccess',
-      'provider.backupVm',
+    const vmGuest = (failing: boolean): string[] => [
+      ...VM_CALLS_THROUGH_BACKUP_VM,
       ...(failing
         ? ['vm.teardown', 'vm.close', 'provider.backupCleanup']
         : ['storage.updateVolumeAttribute', 'storage.activateStorage', 'storage.pruneBackups', 'provider.backupCleanup', 'vm.teardown', 'vm.close']),
@@ -40,8 +33,8 @@ describe('runBackupJob call order (spec 1.1 example trace: vzdump 100 101 200)',
       'storage.activateStorage',
       'storage.newBackupProvider',
       'provider.jobInit',
-      ...vmGuest(100, false),
-      ...vmGuest(101, true),
+      ...vmGuest(false),
+      ...vmGuest(true),
       'provider.backupInit',
       'provider.providerName',
       'provider.providerName',

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { z } from 'zod';
+import { directoryBackupInit } from './archive-dir.js';
 import { BpError, CURRENT_SPECIFICATION_VERSION, type BackupProvider, type BackupStorage, type BackupStoragePlugin } from '@bp/api';
 
 const configSchema = z.object({ path: z.string(), mechanism: z.enum(['nbd', 'file-handle']).default('nbd') });
@@ -25,12 +26,7 @@ function createProvider(config: CopyConfig): BackupProvider {
     providerName: async () => 'copy',
     jobInit: async () => {},
     jobCleanup: async () => {},
-    backupInit: async (vmid, vmtype, startTime) => {
-      const archiveName = `${vmid}/${vmtype}-${startTime}`;
-      await mkdir(join(config.path, archiveName), { recursive: true });
-      current.set(vmid, archiveName);
-      return { archiveName };
-    },
+    backupInit: directoryBackupInit(config.path, current),
     backupCleanup: async (vmid, _type, success) => {
       const name = current.get(vmid);
       if (name !== undefined && !success) await rm(join(config.path, name), { recursive: true, force: true });

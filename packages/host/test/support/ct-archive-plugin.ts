@@ -2,11 +2,12 @@
 // either archive.tar(.zst) (mechanism tar) or tree/ (directory). Backups tar the sources in the
 // container child; tests may also prepare backups by hand.
 import { existsSync, readdirSync } from 'node:fs';
-import { chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chown, readFile, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { directoryBackupInit } from './archive-dir.js';
 import { BpError, CURRENT_SPECIFICATION_VERSION, type BackupProvider, type BackupStorage, type BackupStoragePlugin } from '@bp/api';
 
 const configSchema = z.object({ path: z.string() });
@@ -26,12 +27,7 @@ function createProvider(config: Config): BackupProvider {
     providerName: async () => 'ct-archive',
     jobInit: async () => {},
     jobCleanup: async () => {},
-    backupInit: async (vmid, vmtype, startTime) => {
-      const archiveName = `${vmid}/${vmtype}-${startTime}`;
-      await mkdir(join(config.path, archiveName), { recursive: true });
-      current.set(vmid, archiveName);
-      return { archiveName };
-    },
+    backupInit: directoryBackupInit(config.path, current),
     backupCleanup: async () => ({}),
     backupGetMechanism: async () => 'directory',
     backupHandleLogFile: async () => {},

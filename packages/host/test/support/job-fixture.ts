@@ -65,3 +65,15 @@ export function createJobFixture(config: Partial<RecordingConfig> = {}): JobFixt
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/** The calls of a VM guest from `backupInit` through `backupVm`, as vzdump makes them (spec 1.1/1.2). */
+export const VM_CALLS_THROUGH_BACKUP_VM: readonly string[] = [
+  'provider.backupInit',
+  'provider.providerName',
+  'provider.providerName',
+  'vm.open',
+  'provider.backupGetMechanism',
+  'provider.backupVmQueryIncremental',
+  'vm.setupAccess',
+  'provider.backupVm',
+];
