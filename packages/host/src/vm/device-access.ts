@@ -4,7 +4,7 @@ import { BpError } from '@bp/api';
 import type { QmpClient } from '@bp/nbd';
 import { execa } from 'execa';
 import type { BitmapPlan } from './bitmap-plan.js';
-import { createFullyDirtyBitmap, commitBitmap, freezeActions, removeBitmapIfPresent, type TransactionAction } from './bitmaps.js';
+import { backgroundBitmapName, commitBitmap, createFullyDirtyBitmap, freezeActions, removeBitmapIfPresent, type TransactionAction } from './bitmaps.js';
 import { deleteBlockNode } from './block-nodes.js';
 import type { CleanupStack } from './cleanup-stack.js';
 import { nodeTag } from './device-name.js';
@@ -59,6 +59,8 @@ export async function setupDeviceAccess(
   const tag = nodeTag(disk.virtdev);
   const usesBitmap = plan.mode !== 'none';
 
+  // A background bitmap left by a process that died during an access would block the freeze.
+  await removeBitmapIfPresent(qmp, disk.node, backgroundBitmapName(bitmapName));
   if (plan.remove) await removeBitmapIfPresent(qmp, disk.node, bitmapName);
   if (plan.create) {
     await createFullyDirtyBitmap(qmp, {

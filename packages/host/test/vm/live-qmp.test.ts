@@ -148,4 +148,14 @@ describe('openVm on a running QEMU (QMP)', () => {
     await qemu.stop();
     await expectNoLeaks(scratch.dir, scratch.workDir);
   });
+
+  it('recovers from bitmaps left frozen by a process that died during an access', async () => {
+    await qemu.qmp.execute('block-dirty-bitmap-add', { node: 'disk0', name: 'snapshot-access:store1', disabled: true });
+    await qemu.qmp.execute('block-dirty-bitmap-add', { node: 'disk0', name: 'snapshot-access:store1:background' });
+    await using vm = await open();
+    const access = await vm.setupAccess({ storeId: 'store1', answers: { 'drive-scsi0': 'use' }, mechanism: 'nbd' });
+    expect(access.volumes['drive-scsi0']?.bitmapMode).toBe('new');
+    expect(access.bitmapStatus['drive-scsi0']).toBe('existing bitmap was invalid and has been cleared');
+    await access.teardown(true);
+  });
 });
