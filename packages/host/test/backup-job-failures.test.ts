@@ -203,4 +203,12 @@ describe('runBackupJob failure semantics (spec 1.7)', () => {
     expect(fixture.records().filter((r) => r.method === 'backupCleanup').map((r) => r.args)).toEqual([[200, 'lxc', false, { error: 'interrupted by signal' }]]);
     expect(result.error?.code).toBe('BP_ABORTED');
   });
+
+  it('a container child that cannot load the plugin reports the child error as the guest error', async () => {
+    fixture = createJobFixture();
+    const broken = { ...fixture.storage, plugin: { ...fixture.storage.plugin, moduleRef: { ...fixture.storage.plugin.moduleRef, exportName: 'missing' } } };
+    const result = await runBackupJob({ storage: broken, guests: [fixture.container(200)], options: { logDir: fixture.logDir } });
+    expect(result.guests[0]!.error).toMatchObject({ code: 'BP_INVALID_CONFIG', message: expect.stringContaining("no storage plugin export 'missing'") });
+    expect(fixture.records().filter((r) => r.method === 'backupCleanup').map((r) => r.args[2])).toEqual([false]);
+  });
 });

@@ -1,19 +1,24 @@
-import { isValidStorageId, setQmdumpMap, type QmdumpMapEntry } from '@bp/api';
+import { formatQmdumpMapLine, isValidStorageId, type QmdumpMapEntry } from '@bp/api';
 import { deviceNameFor, type VmSource } from '../vm/index.js';
 
 /**
- * The main section of a guest config as vzdump's `assemble` keeps it: snapshot and pending
- * sections (`[name]`) dropped, and the `lock:` and `parent:` lines (plus `unusedN:` for VMs).
+ * The main section of a guest config as vzdump's `assemble` copies it, line by line with each
+ * line newline-terminated: everything from the first `[section]` (snapshots, pending) on is
+ * dropped, and so are `lock:` and `parent:` lines (plus `unusedN:` for VMs) and old
+ * `#vzdump#` / `#qmdump#` lines. Blank lines are kept, as PVE keeps them.
  */
 function mainSection(config: string, dropUnused: boolean): string {
-  const kept: string[] = [];
-  for (const line of config.split('\n')) {
+  const lines = config.split('\n');
+  if (lines.at(-1) === '') lines.pop(); // the text's final newline ends the last line
+  let text = '';
+  for (const line of lines) {
     if (/^\[.*\]\s*$/.test(line)) break;
+    if (/^#(?:vzdump|qmdump)#/.test(line)) continue;
     if (/^(?:lock|parent):/.test(line)) continue;
     if (dropUnused && /^unused\d+:/.test(line)) continue;
-    kept.push(line);
+    text += `${line}\n`;
   }
-  return kept.join('\n');
+  return text;
 }
 
 /** The storage ID of a drive as its config line names it (`scsi0: local-lvm:vm-100-disk-0,...`), or '' for a path. */
@@ -38,7 +43,7 @@ export function assembleVmGuestConfig(config: string, source: VmSource): string 
     storeId: driveStoreId(main, disk.virtdev),
     format: 'format' in disk ? disk.format : '',
   }));
-  return setQmdumpMap(main, entries);
+  return main + entries.map((entry) => `${formatQmdumpMapLine(entry)}\n`).join('');
 }
 
 /** The `pct.conf` text handed to `backupContainer` (pve-container `assemble`). */
