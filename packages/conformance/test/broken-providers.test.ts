@@ -101,12 +101,21 @@ function throwsOnOrphanLog(): Breakage {
   };
 }
 
+/** Declares no notes support, yet stores notes: the declaration and the behaviour disagree. */
+function undeclaredNotes(): Breakage {
+  return {
+    storage: (real) => ({ plugin: { ...real.plugin, supports: { ...real.plugin.supports, notes: false } } }),
+  };
+}
+
 interface BrokenCase {
   behaviour: string;
   scenario: string;
   variant: ProviderVariant;
   breakage: (storage: BackupStorage<StorageConfig>) => Breakage;
   message: RegExp;
+  /** The declaration the kit is given, when the case changes it. */
+  supports?: typeof dirExamplePlugin.supports;
 }
 
 const cases: BrokenCase[] = [
@@ -116,13 +125,21 @@ const cases: BrokenCase[] = [
   { behaviour: 'ignores the dirty bitmap', scenario: 'vm.incremental-generations', variant: { vmMechanism: 'file-handle' }, breakage: ignoresDirtyBitmap, message: /generation 1 \(incremental\)\) differs from the source at that point in time/ },
   { behaviour: 'builds an incremental on a missing base (H1)', scenario: 'vm.h1-failure-after-backup-vm', variant: { vmMechanism: 'nbd' }, breakage: buildsOnMissingBase, message: /the incremental after a failure that followed a successful backupVm .* differs/ },
   { behaviour: 'throws in backupHandleLogFile without backupInit', scenario: 'lifecycle.log-without-init', variant: {}, breakage: throwsOnOrphanLog, message: /backupHandleLogFile\(103\) without a preceding backupInit threw/ },
+  {
+    behaviour: 'supports an operation it declares unsupported',
+    scenario: 'storage.undeclared-refused',
+    variant: {},
+    breakage: undeclaredNotes,
+    supports: { ...dirExamplePlugin.supports, notes: false },
+    message: /updateVolumeAttribute\(notes\) succeeded although the provider does not declare it/,
+  },
 ];
 
 describe('the kit fails broken providers, naming the broken behaviour', () => {
-  for (const { behaviour, scenario, variant, breakage, message } of cases) {
+  for (const { behaviour, scenario, variant, breakage, message, supports = dirExamplePlugin.supports } of cases) {
     test(behaviour, async () => {
       const factory = dirExampleFactory((storage) => breakStorage(storage, breakage(storage)));
-      await expect(runScenario(scenarioById(scenario), { expect, factory, supports: dirExamplePlugin.supports, variant })).rejects.toThrow(message);
+      await expect(runScenario(scenarioById(scenario), { expect, factory, supports, variant })).rejects.toThrow(message);
     });
   }
 });

@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises';
 import { assertSpecificationVersion, isValidStorageId } from '@bp/api';
 import type { Scenario } from '../kit/scenario.js';
 import { conformanceError } from '../kit/verify.js';
-import { needsContainers, smallBackup } from './guests.js';
+import { needsGuests, smallBackup } from './guests.js';
 
 const declaration: Scenario = {
   id: 'factory.declaration',
@@ -43,7 +43,7 @@ const isolation: Scenario = {
   title: 'factory returns isolated storages and cleanup removes their data',
   kind: 'backup',
   axis: 'none',
-  requires: needsContainers,
+  requires: needsGuests,
   async run(context) {
     const first = await context.factory({});
     let cleaned = false;

@@ -1,6 +1,6 @@
 import { BpError, markBackupGroup, parsePruneOptions, type BackupVolume } from '@bp/api';
 import type { Scenario } from '../kit/scenario.js';
-import { needsContainers, smallBackup } from './guests.js';
+import { needsGuests, smallBackup, smallBackupType } from './guests.js';
 
 const DAY = 86_400;
 /** A fixed past time (2024-03-15T12:00:00Z) so prune buckets do not depend on today. */
@@ -11,7 +11,7 @@ const listedOnlyAfterSuccess: Scenario = {
   title: 'listVolumes shows a backup only after backupCleanup(success), with its fields',
   kind: 'backup',
   axis: 'none',
-  requires: needsContainers,
+  requires: needsGuests,
   async run(context) {
     const storage = await context.open();
     const vmid = 300;
@@ -27,7 +27,7 @@ const listedOnlyAfterSuccess: Scenario = {
     const volume = listed as BackupVolume;
     context.verify.equal(
       { vmid: volume.vmid, subtype: volume.subtype, content: volume.content, ctime: volume.ctime },
-      { vmid, subtype: 'lxc', content: 'backup', ctime: startTime },
+      { vmid, subtype: smallBackupType(context), content: 'backup', ctime: startTime },
       `listVolumes entry of ${backup.volid} has wrong vmid/subtype/content/ctime (ctime must be the backupInit start time)`,
     );
     context.verify.that(volume.size > 0, `listVolumes reports size ${volume.size} for ${backup.volid}`);
@@ -46,7 +46,7 @@ const pruneHistory: Scenario = {
   title: 'pruneBackups follows PVE keep-* semantics on a synthetic history',
   kind: 'backup',
   axis: 'none',
-  requires: (supports) => needsContainers(supports) ?? (supports.prune ? undefined : 'the provider does not declare prune'),
+  requires: (supports) => needsGuests(supports) ?? (supports.prune ? undefined : 'the provider does not declare prune'),
   async run(context) {
     const storage = await context.open();
     const vmid = 301;
@@ -61,10 +61,10 @@ const pruneHistory: Scenario = {
       parsePruneOptions(keep),
     );
     const expectedMarks = Object.fromEntries(expected.map((entry) => [entry.id, entry.mark]));
-    const dry = await context.verify.succeeds(storage.pruneBackups(keep, { vmid, type: 'lxc', dryRun: true }), `pruneBackups('${keep}', dryRun) threw`);
+    const dry = await context.verify.succeeds(storage.pruneBackups(keep, { vmid, type: smallBackupType(context), dryRun: true }), `pruneBackups('${keep}', dryRun) threw`);
     context.verify.equal(Object.fromEntries(dry.map((entry) => [entry.volid, entry.mark])), expectedMarks, `pruneBackups('${keep}') marked backups differently from PVE's prune_mark_backup_group`);
     context.verify.equal((await storage.listVolumes({ vmid })).length, times.length, 'pruneBackups with dryRun removed backups');
-    await storage.pruneBackups(keep, { vmid, type: 'lxc' });
+    await storage.pruneBackups(keep, { vmid, type: smallBackupType(context) });
     const kept = (await storage.listVolumes({ vmid })).map((volume) => volume.volid).sort();
     const shouldKeep = Object.entries(expectedMarks).filter(([, mark]) => mark !== 'remove').map(([volid]) => volid).sort();
     context.verify.equal(kept, shouldKeep, `after pruneBackups('${keep}') the storage must list exactly the kept backups`);
@@ -77,7 +77,7 @@ const protectedBackups: Scenario = {
   title: 'a protected backup survives delete and prune',
   kind: 'backup',
   axis: 'none',
-  requires: (supports) => needsContainers(supports) ?? (supports.protected ? undefined : 'the provider does not declare protected'),
+  requires: (supports) => needsGuests(supports) ?? (supports.protected ? undefined : 'the provider does not declare protected'),
   async run(context) {
     const storage = await context.open();
     const vmid = 302;
@@ -92,7 +92,7 @@ const protectedBackups: Scenario = {
       context.verify.that(BpError.hasCode(error, 'BP_PROTECTED'), `freeImage of a protected backup must throw BP_PROTECTED, got ${String(error)}`);
     }
     if (context.supports.prune) {
-      const marks = await storage.pruneBackups('keep-last=1', { vmid, type: 'lxc' });
+      const marks = await storage.pruneBackups('keep-last=1', { vmid, type: smallBackupType(context) });
       context.verify.equal(marks.find((entry) => entry.volid === old.volid)?.mark, 'protected', `pruneBackups must mark protected backup ${old.volid} 'protected'`);
     }
     context.verify.that((await storage.listVolumes({ vmid })).some((volume) => volume.volid === old.volid), `protected backup ${old.volid} was removed`);
@@ -109,7 +109,7 @@ const notes: Scenario = {
   title: 'notes round trip through the storage',
   kind: 'backup',
   axis: 'none',
-  requires: (supports) => needsContainers(supports) ?? (supports.notes ? undefined : 'the provider does not declare notes'),
+  requires: (supports) => needsGuests(supports) ?? (supports.notes ? undefined : 'the provider does not declare notes'),
   async run(context) {
     const storage = await context.open();
     const backup = await smallBackup(context, storage, 303);
@@ -127,7 +127,7 @@ const undeclaredRefused: Scenario = {
   kind: 'backup',
   axis: 'none',
   requires: (supports) =>
-    needsContainers(supports) ?? (supports.notes && supports.protected && supports.prune && supports.delete ? 'the provider declares every storage operation' : undefined),
+    needsGuests(supports) ?? (supports.notes && supports.protected && supports.prune && supports.delete ? 'the provider declares every storage operation' : undefined),
   async run(context) {
     const storage = await context.open();
     const backup = await smallBackup(context, storage, 304);
