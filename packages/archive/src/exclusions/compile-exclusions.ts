@@ -59,3 +59,9 @@ export function compileExclusions(patterns: readonly string[], options: Exclusio
     },
   };
 }
+
+/** Accepts either raw patterns or an already compiled set (as the create functions do). */
+export function resolveExclusions(exclude: readonly string[] | CompiledExclusions | undefined, standard: boolean | undefined): CompiledExclusions {
+  if (typeof exclude === 'object' && exclude !== null && !Array.isArray(exclude) && 'tarArguments' in exclude) return exclude as CompiledExclusions;
+  return compileExclusions((exclude as readonly string[] | undefined) ?? [], { standard: standard ?? false });
+}

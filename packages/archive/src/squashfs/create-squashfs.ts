@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { rename, rm, stat } from 'node:fs/promises';
+import { open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { BpError } from '@bp/api';
 import { execa } from 'execa';
-import { compileExclusions, type CompiledExclusions } from '../exclusions/index.js';
+import type { CompiledExclusions } from '../exclusions/index.js';
+import { resolveExclusions } from '../exclusions/compile-exclusions.js';
 import { StderrTail, toolError } from '../process/tool-error.js';
 import { normalizeSources } from '../sources.js';
 import { startIoPacer } from './io-pacer.js';
@@ -57,9 +58,7 @@ export interface CreateSquashfsResult {
  */
 export async function createSquashfsArchive(options: CreateSquashfsOptions): Promise<CreateSquashfsResult> {
   const sources = normalizeSources(options.sources);
-  const exclusions = isCompiled(options.exclude)
-    ? options.exclude
-    : compileExclusions(options.exclude ?? [], { standard: options.standardExclusions ?? false });
+  const exclusions = resolveExclusions(options.exclude, options.standardExclusions);
   if (await stat(options.output).then(() => true, () => false)) {
     throw new BpError('BP_ALREADY_EXISTS', `${options.output} already exists; remove it or choose another output path.`, { details: { path: options.output } });
   }
@@ -93,6 +92,7 @@ export async function createSquashfsArchive(options: CreateSquashfsOptions): Pro
     await mksquashfs.finally(async () => {
       readBytes = (await pacer?.stop()) ?? 0;
     });
+    await flushToDisk(temporary);
     await rename(temporary, options.output);
   } catch (error) {
     await rm(temporary, { force: true });
@@ -102,6 +102,13 @@ export async function createSquashfsArchive(options: CreateSquashfsOptions): Pro
   return { writtenBytes: (await stat(options.output)).size, readBytes };
 }
 
-function isCompiled(value: CreateSquashfsOptions['exclude']): value is CompiledExclusions {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && 'tarArguments' in value;
+
+/** A backup is published only after its data is on disk (mksquashfs does not fsync). */
+async function flushToDisk(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }

@@ -1,8 +1,7 @@
-import { chown, open } from 'node:fs/promises';
 import { BpError } from '@bp/api';
-import { execa, type ResultPromise } from 'execa';
 import { StderrTail, toolError } from '../process/tool-error.js';
-import { execaInUserNamespace, type IdMapping } from '../process/user-namespace.js';
+import { spawnExtractor } from '../process/spawn-extractor.js';
+import type { IdMapping } from '../process/user-namespace.js';
 
 /** Options of {@link extractSquashfsArchive}. */
 export interface ExtractSquashfsOptions {
@@ -25,18 +24,7 @@ export interface ExtractSquashfsOptions {
 export async function extractSquashfsArchive(options: ExtractSquashfsOptions): Promise<void> {
   const args = (directory: string): string[] => ['-f', '-no-progress', '-quiet', '-xattrs', '-d', directory, options.image];
   const processOptions = { stdin: 'ignore', buffer: false, ...(options.signal ? { cancelSignal: options.signal } : {}) } as const;
-  let unsquashfs: ResultPromise;
-  if (options.idMapping) {
-    await chown(options.target, options.idMapping.uid, options.idMapping.gid);
-    const target = await open(options.target, 'r');
-    try {
-      ({ subprocess: unsquashfs } = await execaInUserNamespace('unsquashfs', args('/proc/self/fd/4'), options.idMapping, { ...processOptions, extraFds: [target.fd] }));
-    } finally {
-      await target.close();
-    }
-  } else {
-    unsquashfs = execa('unsquashfs', args(options.target), processOptions);
-  }
+  const { subprocess: unsquashfs } = await spawnExtractor('unsquashfs', args, options.target, options.idMapping, processOptions);
   const stderr = new StderrTail();
   unsquashfs.stderr?.on('data', (chunk: Buffer) => stderr.append(chunk.toString()));
   unsquashfs.stdout?.resume();

@@ -1,21 +1,24 @@
+import { stat } from 'node:fs/promises';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BpError } from '@bp/api';
-import { execa, type ResultPromise } from 'execa';
-import { compileExclusions, type CompiledExclusions } from '../exclusions/index.js';
+import { execa, type Options } from 'execa';
+import type { CompiledExclusions } from '../exclusions/index.js';
+import { resolveExclusions } from '../exclusions/compile-exclusions.js';
 import { StderrTail, toolError } from '../process/tool-error.js';
 import { normalizeSources } from '../sources.js';
 import { writeFileAtomically } from '../stream/atomic-file.js';
 import { createRateLimitStream } from '../stream/rate-limit.js';
 import { compressorFor, type TarCompression } from './compression.js';
 import { CREATE_TAR_FLAGS } from './tar-flags.js';
+import { TarStderr } from './tar-stderr.js';
 
 /** Progress of an archive creation. */
 export interface ArchiveProgress {
-  /** Uncompressed archive bytes produced so far. */
+  /** Uncompressed archive bytes produced so far (streamed and rate-limited creations only). */
   bytes: number;
-  /** Members archived so far (only when the tool reports them; tar does with progress on). */
-  files?: number;
+  /** Members archived so far. */
+  files: number;
 }
 
 /** Options of {@link createTarArchive}. */
@@ -28,7 +31,10 @@ export interface CreateTarOptions {
   exclude?: readonly string[] | CompiledExclusions;
   /** Add PVE's standard exclusions; default false (vzdump passes them in `exclude` already). */
   standardExclusions?: boolean;
-  /** A file path (written atomically, never replaced) or a writable stream (e.g. an upload). */
+  /**
+   * A file path (written under a temporary name next to it, flushed, renamed; never replaces an
+   * existing file) or a writable stream such as an upload (ended on success, destroyed on failure).
+   */
   output: string | Writable;
   /** Default `'none'`. */
   compression?: TarCompression;
@@ -45,10 +51,10 @@ export interface CreateTarResult {
   bytes: number;
   /** Bytes written to the output (after compression). */
   writtenBytes: number;
-  /** Members archived (when `onProgress` was given). */
-  files?: number;
+  /** Members archived (counted when `onProgress` was given, else 0). */
+  files: number;
   /** tar's `--totals` line, e.g. "Total bytes written: 10240 (10KiB, 20MiB/s)". */
-  totals?: string;
+  totals: string;
 }
 
 const PROGRESS_INTERVAL_MS = 200;
@@ -57,67 +63,81 @@ const PROGRESS_INTERVAL_MS = 200;
  * Archives a container tree the way vzdump does (`tar cpf - --totals --one-file-system -p
  * --sparse --numeric-owner --acls --xattrs ...`), with exclusions, optional compression and a
  * bandwidth limit on the uncompressed stream. Works for any user that can read the tree and
- * write the output's directory (temporary files are created next to the output).
+ * write the output's directory (the temporary file is created next to the output).
  *
- * @throws BpError `BP_ARCHIVE_FAILED` (with tar's stderr) when tar or the compressor fails; a
- *   file output is then removed. `BP_ALREADY_EXISTS` if the output file exists.
+ * An unthrottled file output is written by tar (and the compressor) directly, so it costs no
+ * more than plain tar; a stream output or a bandwidth limit routes the data through this process.
+ *
+ * @throws BpError `BP_ARCHIVE_FAILED` (with tar's stderr) when tar, the compressor or the output
+ *   fails; a file output is then removed. `BP_ALREADY_EXISTS` if the output file exists.
  *   `BP_INVALID_ARGUMENT` for bad sources or patterns. `BP_ABORTED` when `signal` fires.
  */
 export async function createTarArchive(options: CreateTarOptions): Promise<CreateTarResult> {
   const sources = normalizeSources(options.sources);
-  const exclusions = isCompiled(options.exclude)
-    ? options.exclude
-    : compileExclusions(options.exclude ?? [], { standard: options.standardExclusions ?? false });
+  const exclusions = resolveExclusions(options.exclude, options.standardExclusions);
   const compressor = compressorFor(options.compression ?? 'none');
-  const listFiles = options.onProgress !== undefined;
   const args = [
     'cpf',
     '-',
     '--totals',
     ...CREATE_TAR_FLAGS,
     `--directory=${options.directory}`,
-    ...(listFiles ? ['--verbose'] : []),
+    ...(options.onProgress ? ['--verbose'] : []),
     ...exclusions.tarArguments,
     ...sources,
   ];
-  const run = (destination: Writable): Promise<CreateTarResult> => runTar(args, compressor.compress, destination, options, listFiles);
-  if (typeof options.output !== 'string') return run(options.output);
-  const path = options.output;
-  return writeFileAtomically(path, run);
+  const output = options.output;
+  if (typeof output !== 'string') return runThroughStream(args, compressor.compress, output, options);
+  if (options.bandwidthLimit) return writeFileAtomically(output, (stream) => runThroughStream(args, compressor.compress, stream, options));
+  const directArgs = compressor.tarFlag ? [...args.slice(0, 3), compressor.tarFlag, ...args.slice(3)] : args;
+  return writeFileAtomically(output, (stream, temporaryPath) => runIntoFile(directArgs, stream.fd, temporaryPath, options));
 }
 
-function isCompiled(value: CreateTarOptions['exclude']): value is CompiledExclusions {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && 'tarArguments' in value;
-}
-
-async function runTar(
-  args: string[],
-  compressCommand: readonly string[],
-  destination: Writable,
-  options: CreateTarOptions,
-  listFiles: boolean,
-): Promise<CreateTarResult> {
-  const controller = new AbortController();
-  const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
-  const stderr = new StderrTail();
-  const progress: ArchiveProgress = listFiles ? { bytes: 0, files: 0 } : { bytes: 0 };
-  let totals: string | undefined;
-  let lastReport = 0;
-  const report = (force: boolean): void => {
+function progressReporter(options: CreateTarOptions, progress: ArchiveProgress): (force: boolean) => void {
+  let last = 0;
+  return (force) => {
     const now = performance.now();
-    if (!options.onProgress || (!force && now - lastReport < PROGRESS_INTERVAL_MS)) return;
-    lastReport = now;
+    if (!options.onProgress || (!force && now - last < PROGRESS_INTERVAL_MS)) return;
+    last = now;
     options.onProgress({ ...progress });
   };
+}
 
-  const tar = execa('tar', args, { stdin: 'ignore', buffer: false, cancelSignal: signal, encoding: 'buffer' });
-  readLines(tar, (line) => {
-    if (listFiles && line.startsWith('./')) {
-      progress.files = (progress.files ?? 0) + 1;
-      report(false);
-    } else if (line.startsWith('Total bytes written:')) totals = line;
-    else stderr.append(`${line}\n`);
+/** tar inherits the file as its stdout and writes the (compressed) archive itself: no copy through this process. */
+async function runIntoFile(args: string[], fd: number, path: string, options: CreateTarOptions): Promise<CreateTarResult> {
+  const progress: ArchiveProgress = { bytes: 0, files: 0 };
+  const report = progressReporter(options, progress);
+  const stderr = new TarStderr(() => {
+    progress.files++;
+    report(false);
   });
+  // A stdio array passes the descriptor to the child as is (a `stdout` option would pipe through Node).
+  const tar = execa('tar', args, { stdio: ['ignore', fd, 'pipe'], buffer: false, ...(options.signal ? { cancelSignal: options.signal } : {}) } as Options);
+  tar.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+  try {
+    await tar;
+  } catch (error) {
+    stderr.end();
+    throw failure(options, 'tar', error, stderr.diagnostics.toString());
+  }
+  stderr.end();
+  progress.bytes = stderr.totalBytes ?? 0;
+  report(true);
+  return { bytes: progress.bytes, writtenBytes: (await stat(path)).size, files: stderr.files, totals: stderr.totals ?? '' };
+}
+
+/** tar's stdout flows through this process: rate limit, optional compressor, any Writable. */
+async function runThroughStream(args: string[], compressCommand: readonly string[], destination: Writable, options: CreateTarOptions): Promise<CreateTarResult> {
+  const controller = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
+  const progress: ArchiveProgress = { bytes: 0, files: 0 };
+  const report = progressReporter(options, progress);
+  const stderr = new TarStderr(() => {
+    progress.files++;
+    report(false);
+  });
+  const tar = execa('tar', args, { stdin: 'ignore', buffer: false, cancelSignal: signal, encoding: 'buffer' });
+  tar.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       progress.bytes += chunk.length;
@@ -132,15 +152,15 @@ async function runTar(
       callback(null, chunk);
     },
   });
-
-  const compress = compressCommand.length > 0 ? execa(compressCommand[0]!, compressCommand.slice(1), { buffer: false, cancelSignal: signal, stderr: 'pipe' }) : undefined;
+  const compress = compressCommand.length > 0 ? execa(compressCommand[0]!, compressCommand.slice(1), { buffer: false, cancelSignal: signal }) : undefined;
   const compressStderr = new StderrTail();
   compress?.stderr?.on('data', (chunk: Buffer) => compressStderr.append(chunk.toString()));
+
   // The first failure names the tool to blame; the others are consequences of the abort.
-  let failure: { tool: string; error: unknown } | undefined;
+  let first: { tool: string; error: unknown } | undefined;
   const watch = (tool: string, stage: Promise<unknown>): Promise<unknown> =>
     stage.catch((error: unknown) => {
-      failure ??= { tool, error };
+      first ??= { tool, error };
       controller.abort();
     });
   const limiter = createRateLimitStream(options.bandwidthLimit);
@@ -154,30 +174,17 @@ async function runTar(
         ]
       : [watch('tar', tar), watch('output', pipeline(tar.stdout!, counter, limiter, countWritten, destination))],
   );
-  if (failure) {
-    if (options.signal?.aborted) throw new BpError('BP_ABORTED', 'Creating the tar archive was aborted.', { cause: failure.error });
-    const text = failure.tool === 'tar' ? stderr.toString() : failure.tool === 'output' ? '' : compressStderr.toString();
-    throw toolError('BP_ARCHIVE_FAILED', failure.tool, 'Creating the tar archive', failure.error, text);
+  stderr.end();
+  if (first) {
+    destination.destroy();
+    const text = first.tool === 'tar' ? stderr.diagnostics.toString() : first.tool === 'output' ? '' : compressStderr.toString();
+    throw failure(options, first.tool, first.error, text);
   }
   report(true);
-  return {
-    bytes: progress.bytes,
-    writtenBytes,
-    ...(listFiles ? { files: progress.files ?? 0 } : {}),
-    ...(totals ? { totals } : {}),
-  };
+  return { bytes: progress.bytes, writtenBytes, files: stderr.files, totals: stderr.totals ?? '' };
 }
 
-/** Feeds each stderr line of the process to `onLine`. */
-function readLines(subprocess: ResultPromise, onLine: (line: string) => void): void {
-  let pending = '';
-  subprocess.stderr?.on('data', (chunk: Buffer) => {
-    pending += chunk.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) onLine(line);
-  });
-  subprocess.stderr?.on('end', () => {
-    if (pending !== '') onLine(pending);
-  });
+function failure(options: CreateTarOptions, tool: string, error: unknown, stderr: string): BpError {
+  if (options.signal?.aborted) return new BpError('BP_ABORTED', 'Creating the tar archive was aborted.', { cause: error });
+  return toolError('BP_ARCHIVE_FAILED', tool, 'Creating the tar archive', error, stderr);
 }

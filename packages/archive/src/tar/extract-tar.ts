@@ -1,10 +1,9 @@
 import { createReadStream } from 'node:fs';
-import { chown, open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { BpError } from '@bp/api';
-import { execa, type ResultPromise } from 'execa';
 import { StderrTail, toolError } from '../process/tool-error.js';
-import { execaInUserNamespace, type IdMapping } from '../process/user-namespace.js';
+import { spawnExtractor } from '../process/spawn-extractor.js';
+import type { IdMapping } from '../process/user-namespace.js';
 import { createRateLimitStream } from '../stream/rate-limit.js';
 import { compressionFromFileName, compressorFor, type TarCompression } from './compression.js';
 import { assertSafeScan, scanTarArchive } from './scan-tar.js';
@@ -59,22 +58,7 @@ export async function extractTarArchive(options: ExtractTarOptions): Promise<Ext
   const tarFlag = compressorFor(compression).tarFlag;
   const args = (directory: string): string[] => ['xpf', '-', '--totals', ...EXTRACT_TAR_FLAGS, ...(tarFlag ? [tarFlag] : []), '-C', directory];
   const processOptions = { stdin: 'pipe', buffer: false, encoding: 'utf8', ...(options.signal ? { cancelSignal: options.signal } : {}) } as const;
-  let tar: ResultPromise;
-  if (options.idMapping) {
-    await chown(options.target, options.idMapping.uid, options.idMapping.gid);
-    // The target is handed over open, so the mapped root needs no search right on its parents.
-    const targetDirectory = await open(options.target, 'r');
-    try {
-      ({ subprocess: tar } = await execaInUserNamespace('tar', args('/proc/self/fd/4'), options.idMapping, {
-        ...processOptions,
-        extraFds: [targetDirectory.fd],
-      }));
-    } finally {
-      await targetDirectory.close();
-    }
-  } else {
-    tar = execa('tar', args(options.target), processOptions);
-  }
+  const { subprocess: tar } = await spawnExtractor('tar', args, options.target, options.idMapping, processOptions);
   const stderr = new StderrTail();
   let totals: string | undefined;
   tar.stderr?.on('data', (chunk: string | Buffer) => {
