@@ -221,6 +221,7 @@ describe('copyRegions', () => {
     const target = await createFileTarget(join(dir.path, 'target.raw'), { size: MiB });
     await expect(copyRegions({ source, target, regions: [{ offset: MiB - 512, length: 1024 }] })).rejects.toSatisfy((error) => BpError.hasCode(error, 'BP_INVALID_ARGUMENT'));
     await expect(copyRegions({ source, target, regions: [], inFlight: 0 })).rejects.toSatisfy((error) => BpError.hasCode(error, 'BP_INVALID_ARGUMENT'));
+    await expect(copyRegions({ source, target, regions: [], bandwidthLimit: 0 })).rejects.toSatisfy((error) => BpError.hasCode(error, 'BP_INVALID_ARGUMENT'));
     await Promise.all([source.close(), target.close()]);
   });
 });

@@ -49,7 +49,7 @@ test('qemu-storage-daemon export: guest writes tracked by a bitmap are copied fr
     await guest.flush();
   }
 
-  await using source = await NbdClient.connect({ socketPath, exportName: 'disk' }, { metaContexts: ['qemu:dirty-bitmap:b1'] });
+  await using source = await NbdClient.connect({ socketPath, exportName: 'disk', metaContexts: ['qemu:dirty-bitmap:b1'] });
   const regions = [];
   for await (const region of dirtyRegions(source, 'b1', { requestLength: 4 * MiB })) regions.push(region);
   expect(regions).toEqual(written);

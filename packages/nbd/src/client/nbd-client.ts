@@ -6,11 +6,14 @@ import type { BlockSize, NbdExportInfo, NbdExportListing } from './handshake.js'
 import { exportInfo, listExports, listMetaContexts, negotiateExport, type HandshakeLimits } from './negotiate.js';
 import type { Extent } from './pending-request.js';
 
-/** Where to connect: a libnbd/QEMU URI, or the parts of one. */
+/**
+ * Where to connect: a libnbd/QEMU URI, or the parts of one. `metaContexts` given here are
+ * negotiated as if passed in {@link NbdConnectOptions}.
+ */
 export type NbdTarget =
   | string
-  | { socketPath: string; exportName?: string }
-  | { host: string; port?: number; exportName?: string };
+  | { socketPath: string; exportName?: string; metaContexts?: readonly string[] }
+  | { host: string; port?: number; exportName?: string; metaContexts?: readonly string[] };
 
 /** Options of {@link NbdClient.connect}. */
 export interface NbdConnectOptions {
@@ -83,8 +86,9 @@ export class NbdClient {
   /** Connects and negotiates an export. */
   static async connect(target: NbdTarget, options: NbdConnectOptions = {}): Promise<NbdClient> {
     const address = toAddress(target);
+    const metaContexts = [...(options.metaContexts ?? []), ...(typeof target === 'string' ? [] : (target.metaContexts ?? []))];
     const open = async (): Promise<NbdConnection> => {
-      const { opened, reader, negotiated } = await negotiateExport(address, options.metaContexts ?? [], limitsOf(options));
+      const { opened, reader, negotiated } = await negotiateExport(address, metaContexts, limitsOf(options));
       return new NbdConnection(opened, reader.detach(), negotiated, options.requestTimeoutMs ?? 120_000);
     };
     const first = await open();

@@ -91,7 +91,7 @@ export async function copyRegions(options: CopyRegionsOptions): Promise<CopyStat
   const source = options.source instanceof NbdClient ? nbdSource(options.source) : options.source;
   const { target, signal } = options;
   const detectZeroes = options.detectZeroes ?? true;
-  const limiter = options.bandwidthLimit ? new BandwidthLimiter(options.bandwidthLimit, requestSize) : undefined;
+  const limiter = options.bandwidthLimit === undefined ? undefined : new BandwidthLimiter(checkPositive('bandwidthLimit', options.bandwidthLimit, 0), requestSize);
   const pool = new BufferPool(inFlight, requestSize);
   const started = performance.now();
   const stats: CopyStats = { bytes: 0, bytesRead: 0, bytesWritten: 0, bytesZeroed: 0, bytesSkipped: 0, bytesDiscarded: 0, discardStopped: false, durationMs: 0 };
