@@ -1,4 +1,4 @@
-import { chown, copyFile, lchown, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chown, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BpError,
@@ -26,15 +26,14 @@ import { validateBackingChain } from '../restore/backing-chain.js';
 import { closeSquashfsView, closeSquashfsViews, openSquashfsView } from '../restore/container-view.js';
 import { startRawView, stopRawView, stopRawViews, viewKey } from '../restore/raw-view.js';
 import { listPartialBackups, readBackupState, writeBackupState, type BackupState } from '../state/backup-state.js';
-import { withGuestLock } from '../state/guest-lock.js';
-import { clearLogHandoff, readLogHandoff, writeLogHandoff } from '../state/log-handoff.js';
-import { readPreviousInfo, writePreviousInfo } from '../state/previous-info.js';
+import { clearLogHandoff, readLogHandoff } from '../state/log-handoff.js';
+import { readPreviousInfo } from '../state/previous-info.js';
 import type { DirBackupStorage } from '../storage/dir-storage.js';
-import { deviceImages, directoryBytes } from '../storage/backup-scan.js';
+import { deviceImages } from '../storage/backup-scan.js';
 import { exists, fsyncPath } from '../util/durable-fs.js';
-import { writeManifest } from '../verify/manifest.js';
 import { containerArchiveFile, recordAcls, writeSquashfsArchive, writeTarArchive } from './container-archive.js';
 import { fileHandleSource, openNbdSource } from './region-sources.js';
+import { discardBackup, publishBackup } from './publish.js';
 import { writeImage } from './write-image.js';
 
 /** The name shown in "creating <name> archive ...". */
@@ -211,66 +210,12 @@ export class DirBackupProvider implements BackupProvider {
       this.log('info', `cleanup for guest ${vmid} without a backup in progress${info.error ? ` (${info.error.trim()})` : ''}`);
       return {};
     }
-    return success ? this.publish(vmid, session.archiveName) : this.discard(vmid, session.archiveName, info);
+    return success ? publishBackup(this.layout, vmid, session.archiveName, this.log) : this.discard(vmid, session.archiveName, info);
   }
 
-  /** Makes a complete backup visible: manifest, fsync, rename, then previous-info. */
-  private async publish(vmid: number, archiveName: string): Promise<BackupCleanupResult> {
-    const partial = this.layout.partialDir(archiveName);
-    const final = this.layout.backupDir(archiveName);
-    return withGuestLock(this.layout.lockTarget(vmid), async () => {
-      if (!(await exists(partial))) {
-        if (await exists(final)) return { stats: { archiveSize: await directoryBytes(final) } };
-        throw new BpError('BP_BACKUP_FAILED', `backup ${archiveName} has disappeared before it was published`);
-      }
-      const state = await readBackupState(partial);
-      const complete = state?.vmtype === 'qemu' ? state.vmDone : state?.containerDone;
-      if (!state || !complete) throw new BpError('BP_BACKUP_FAILED', `backup ${archiveName} has no complete data; it cannot be published`);
-      // Files the container's mapped root wrote become root's again once published.
-      for (const name of await readdir(partial)) await lchown(join(partial, name), 0, 0).catch(() => undefined);
-      await chown(partial, 0, 0).catch(() => undefined);
-      await writeManifest(partial);
-      await rm(join(partial, FILES.state), { force: true });
-      await fsyncPath(partial);
-      await rename(partial, final);
-      await fsyncPath(this.layout.guestDir(vmid));
-      if (state.written && Object.keys(state.written).length > 0) {
-        const previousPath = this.layout.previousInfoPath(vmid);
-        try {
-          await writePreviousInfo(previousPath, { ...(await readPreviousInfo(previousPath)), ...state.written });
-        } catch (error) {
-          this.log('warn', `could not record previous-info (${(error as Error).message}); the next backup will be full`);
-        }
-      }
-      await writeLogHandoff(this.layout.guestDir(vmid), { ownerPid: process.pid, archiveName, published: true });
-      return { stats: { archiveSize: await directoryBytes(final) } };
-    });
-  }
-
-  /**
-   * A failed guest backup: nothing stays listed. If backupVm had succeeded, QEMU reset its bitmap
-   * (hazard H1), so the chain of every device written here is invalidated: the next run answers
-   * `new` instead of building an incomplete incremental on an older base.
-   */
+  /** backupCleanup(false): see {@link discardBackup}; the log then goes to the failed-log place. */
   private async discard(vmid: number, archiveName: string, info: BackupCleanupInfo): Promise<BackupCleanupResult> {
-    const partial = this.layout.partialDir(archiveName);
-    const final = this.layout.backupDir(archiveName);
-    await withGuestLock(this.layout.lockTarget(vmid), async () => {
-      const state = await readBackupState(partial);
-      const invalidate = new Set<string>(state?.vmDone ? Object.keys(state.written ?? {}) : []);
-      const published = await exists(final);
-      if (published) for (const device of (await deviceImages(final)).keys()) invalidate.add(device);
-      if (invalidate.size > 0) {
-        const previousPath = this.layout.previousInfoPath(vmid);
-        const previous = await readPreviousInfo(previousPath);
-        for (const device of invalidate) delete previous[device];
-        await writePreviousInfo(previousPath, previous);
-        this.log('warn', `backup ${archiveName} failed after its data was stored; the next backup of ${[...invalidate].join(', ')} will be full`);
-      }
-      await rm(partial, { recursive: true, force: true });
-      if (published) await rm(final, { recursive: true, force: true });
-      await writeLogHandoff(this.layout.guestDir(vmid), { ownerPid: process.pid, archiveName, published: false });
-    });
+    await discardBackup(this.layout, vmid, archiveName, this.log);
     this.failed.add(archiveName);
     if (info.error) this.log('info', `backup ${archiveName} failed: ${info.error.trim()}`);
     return {};

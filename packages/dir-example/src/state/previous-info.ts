@@ -21,3 +21,20 @@ export async function readPreviousInfo(path: string): Promise<PreviousInfo> {
 export async function writePreviousInfo(path: string, info: PreviousInfo): Promise<void> {
   await writeFileAtomic(path, `${JSON.stringify(info, null, 2)}\n`);
 }
+
+/**
+ * Drops the previous-info entries of `devices`, or every entry pointing into the backup directory
+ * `dirName`, so the next backup of those devices is full. Writes only when something changed;
+ * returns the devices dropped. Call under the guest lock.
+ */
+export async function forgetPrevious(path: string, which: { devices?: Iterable<string>; dirName?: string }): Promise<string[]> {
+  const previous = await readPreviousInfo(path);
+  const devices = new Set(which.devices ?? []);
+  const dropped = Object.entries(previous)
+    .filter(([device, value]) => devices.has(device) || (which.dirName !== undefined && value.startsWith(`${which.dirName}/`)))
+    .map(([device]) => device);
+  if (dropped.length === 0) return [];
+  for (const device of dropped) delete previous[device];
+  await writePreviousInfo(path, previous);
+  return dropped;
+}

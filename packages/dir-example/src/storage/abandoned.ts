@@ -1,7 +1,8 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAbandoned, listPartialBackups } from '../state/backup-state.js';
-import { readPreviousInfo, writePreviousInfo } from '../state/previous-info.js';
+import { GUEST_FILES } from '../layout/index.js';
+import { forgetPrevious } from '../state/previous-info.js';
 
 /**
  * Removes partial backups whose job is gone. If such a backup's backupVm had returned, QEMU may
@@ -12,13 +13,7 @@ export async function removeAbandonedBackups(guestDir: string): Promise<string[]
   const removed: string[] = [];
   for (const { dir, state } of await listPartialBackups(guestDir)) {
     if (!isAbandoned(state)) continue;
-    const devices = state.vmDone ? Object.keys(state.written ?? {}) : [];
-    if (devices.length > 0) {
-      const previousPath = join(guestDir, 'previous-info');
-      const previous = await readPreviousInfo(previousPath);
-      for (const device of devices) delete previous[device];
-      await writePreviousInfo(previousPath, previous);
-    }
+    if (state.vmDone) await forgetPrevious(join(guestDir, GUEST_FILES.previousInfo), { devices: Object.keys(state.written ?? {}) });
     await rm(dir, { recursive: true, force: true });
     removed.push(state.archiveName);
   }

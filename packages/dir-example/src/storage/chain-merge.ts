@@ -1,11 +1,11 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BpError } from '@bp/api';
-import { FAILED_SUFFIX, PARTIAL_PREFIX } from '../layout/index.js';
+import { FAILED_SUFFIX, GUEST_FILES, PARTIAL_PREFIX } from '../layout/index.js';
 import { readQcow2Header } from '../restore/qcow2-header.js';
 import { validateBackingChain } from '../restore/backing-chain.js';
 import { isAbandoned, listPartialBackups } from '../state/backup-state.js';
-import { readPreviousInfo, writePreviousInfo } from '../state/previous-info.js';
+import { forgetPrevious } from '../state/previous-info.js';
 import { runTool } from '../util/run-tool.js';
 import { updateManifestEntry } from '../verify/manifest.js';
 import { deviceImages } from './backup-scan.js';
@@ -60,9 +60,6 @@ export async function removeBackupMerging(guestDir: string, victim: string): Pro
     }
   }
   await rm(victimDir, { recursive: true, force: true });
-  const previousPath = join(guestDir, 'previous-info');
-  const previous = await readPreviousInfo(previousPath);
-  const kept = Object.fromEntries(Object.entries(previous).filter(([, value]) => !value.startsWith(`${victim}/`)));
-  if (Object.keys(kept).length !== Object.keys(previous).length) await writePreviousInfo(previousPath, kept);
+  await forgetPrevious(join(guestDir, GUEST_FILES.previousInfo), { dirName: victim });
   return [...dependants.keys()];
 }
