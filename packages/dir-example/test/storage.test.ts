@@ -63,6 +63,34 @@ describe('names and listing', () => {
   });
 });
 
+describe('a hung storage', () => {
+  it('fails activation within the timeout instead of hanging the caller', async () => {
+    env = await createTestStorage();
+    // A FUSE mount whose server is stopped: every lookup below it blocks.
+    const image = join(env.work, 'store.sqfs');
+    await mkdir(join(env.work, 'content', 'store'), { recursive: true });
+    await mkdir(join(env.work, 'content', 'healthy'), { recursive: true });
+    await execa('mksquashfs', [join(env.work, 'content'), image, '-quiet', '-no-progress']);
+    const mountPoint = join(env.work, 'mnt');
+    await mkdir(mountPoint);
+    const server = execa('squashfuse', ['-f', image, mountPoint], { reject: false });
+    try {
+      for (let tries = 0; tries < 100 && !(await readFile('/proc/self/mounts', 'utf8')).includes(` ${mountPoint} `); tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+      const { dirExamplePlugin } = await import('../src/index.js');
+      await dirExamplePlugin.open('healthy', { ...env.storage.config, path: join(mountPoint, 'healthy') }).activateStorage({ timeoutMs: 30_000 });
+      // Never looked up before, so no cached entry answers for the stopped server.
+      const hung = dirExamplePlugin.open('hung', { ...env.storage.config, path: join(mountPoint, 'store') });
+      server.kill('SIGSTOP');
+      await expect(hung.activateStorage({ timeoutMs: 1_000 })).rejects.toSatisfy(hasCode('BP_STORAGE_UNAVAILABLE'));
+    } finally {
+      server.kill('SIGCONT');
+      await execa('fusermount3', ['-u', mountPoint], { reject: false });
+      server.kill();
+      await server;
+    }
+  });
+});
+
 describe('attributes', () => {
   it('keeps notes and protection and enforces max-protected-backups', async () => {
     env = await createTestStorage({ 'max-protected-backups': 1 });
