@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import { BpError } from '@bp/api';
+import { RangeSet } from '../extents/range-set.js';
 import { ByteQueue, Command, type CommandType, encodeRequest } from '../protocol/index.js';
 import { closedError } from './errors.js';
 import type { NegotiatedExport } from './handshake.js';
@@ -92,7 +93,7 @@ export class NbdConnection {
         offset: args.offset,
         length: args.length,
         buffer: args.buffer,
-        covered: [],
+        covered: new RangeSet(),
         coveredBytes: 0,
         resolve: () => resolve(request.extents),
         reject,

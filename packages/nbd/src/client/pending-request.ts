@@ -1,4 +1,5 @@
 import type { BpError } from '@bp/api';
+import type { RangeSet } from '../extents/range-set.js';
 import type { CommandType } from '../protocol/index.js';
 
 /** One extent of a block-status reply: `length` bytes with the context's `flags`. */
@@ -19,7 +20,7 @@ export interface PendingRequest {
   /** READ destination, at least `length` bytes. */
   buffer?: Uint8Array;
   /** Structured READ: `[start, end)` ranges (relative to `offset`) already filled. */
-  covered: Array<[number, number]>;
+  covered: RangeSet;
   coveredBytes: number;
   /** BLOCK_STATUS: extents by context name. */
   extents?: Map<string, Extent[]>;

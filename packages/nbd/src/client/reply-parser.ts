@@ -222,7 +222,7 @@ export class ReplyParser {
     const start = offset - request.offset;
     const end = start + length;
     if (start < 0 || end > request.length) throw protocolError('read chunk outside the request', { offset, length });
-    addCovered(request.covered, start, end, offset, length);
+    if (!request.covered.add(start, end)) throw protocolError('overlapping read chunks', { offset, length });
     request.coveredBytes += length;
     return start;
   }
@@ -245,31 +245,3 @@ export class ReplyParser {
 }
 
 
-/**
- * Records `[start, end)` in a sorted list of disjoint ranges, merging neighbours (servers send
- * chunks mostly in order, so the list stays short); an overlap is a protocol violation. Binary
- * search keeps a flood of tiny chunks from costing quadratic time.
- */
-function addCovered(covered: Array<[number, number]>, start: number, end: number, offset: number, length: number): void {
-  let low = 0;
-  let high = covered.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (covered[middle]![0] < start) low = middle + 1;
-    else high = middle;
-  }
-  const before = covered[low - 1];
-  const after = covered[low];
-  if ((before && before[1] > start) || (after && after[0] < end)) throw protocolError('overlapping read chunks', { offset, length });
-  if (before && before[1] === start) {
-    before[1] = end;
-    if (after && after[0] === end) {
-      before[1] = after[1];
-      covered.splice(low, 1);
-    }
-  } else if (after && after[0] === end) {
-    after[0] = start;
-  } else {
-    covered.splice(low, 0, [start, end]);
-  }
-}

@@ -1,5 +1,6 @@
 import { BpError } from '@bp/api';
 import { NbdClient } from '../client/nbd-client.js';
+import { RangeSet } from '../extents/range-set.js';
 import type { Region } from '../extents/region.js';
 import { BandwidthLimiter } from './bandwidth-limiter.js';
 import { BufferPool } from './buffer-pool.js';
@@ -117,7 +118,9 @@ export async function copyRegions(options: CopyRegionsOptions): Promise<CopyStat
     }
   };
 
-  const discard = async (offset: number, length: number): Promise<void> => {
+  const pendingDiscards = new RangeSet();
+  const discardBatch = source.discardBatch ?? 0;
+  const discardRange = async (offset: number, length: number): Promise<void> => {
     if (!discarding) return;
     try {
       await source.discard!(offset, length);
@@ -129,6 +132,12 @@ export async function copyRegions(options: CopyRegionsOptions): Promise<CopyStat
       const reason = error instanceof Error ? error.message : String(error);
       options.onWarning?.(new BpError('BP_NBD_IO', `Discarding copied data on the source failed (${reason}); continuing without discard.`, { cause: error }));
     }
+  };
+  /** Queues a written piece for discard; discards merged ranges once they reach the source's batch size. */
+  const discard = async (offset: number, length: number, minimum = discardBatch): Promise<void> => {
+    if (!discarding) return;
+    if (length > 0) pendingDiscards.add(offset, offset + length);
+    for (const [start, end] of pendingDiscards.take(minimum)) await discardRange(start, end - start);
   };
 
   const copyPiece = async (buffer: Buffer, offset: number, length: number): Promise<void> => {
@@ -197,6 +206,7 @@ export async function copyRegions(options: CopyRegionsOptions): Promise<CopyStat
   while (running.size > 0) await Promise.allSettled([...running]);
   if (!failure && signal?.aborted) failure = abortError();
   if (failure) throw failure;
+  await discard(0, 0, 0);
   if (options.flush ?? true) await target.flush();
   stats.durationMs = performance.now() - started;
   progress(true);

@@ -4,6 +4,7 @@ import type { CopySource } from './source.js';
 
 /** A copy source that owns an fd; close it when done. */
 export interface FileSource extends CopySource {
+  discardBatch?: number;
   close(): Promise<void>;
 }
 
@@ -39,6 +40,8 @@ export async function createFileSource(file: string | number, options: FileSourc
     },
   };
   if (options.discard) {
+    // Each hole punch is a process; gather copied pieces into large ranges first.
+    source.discardBatch = 64 * 1024 * 1024;
     source.discard = async (offset, length) => {
       // Loaded on first use: most copies never discard a file.
       const { execa } = await import('execa');

@@ -9,4 +9,9 @@ export interface CopySource {
   read(offset: number, length: number, buffer: Uint8Array): Promise<unknown>;
   /** Drops a range that has been stored safely (NBD TRIM, or a hole punch on a file). */
   discard?(offset: number, length: number): Promise<void>;
+  /**
+   * Bytes worth gathering into one `discard` call when each call is costly (default 0: discard
+   * every copied piece at once). Copied ranges wait until they merge to this size or the copy ends.
+   */
+  readonly discardBatch?: number;
 }
