@@ -35,6 +35,7 @@ export interface DirectVmGuest {
   /** `qemu-server.conf` text without map lines. */
   config: string;
   disks: readonly VmTestDisk[];
+  firewallConfig?: string;
   /** Backup time handed to `backupInit` (epoch seconds); default now. */
   startTime?: number;
 }
@@ -140,7 +141,7 @@ export class DirectJob {
         if (mechanism !== 'nbd' && mechanism !== 'file-handle') throw conformanceError(`backupGetMechanism(${vmid}, 'qemu') returned '${mechanism}'; VMs use 'nbd' or 'file-handle'`);
         const answers = await this.provider.backupVmQueryIncremental(vmid, opened.devices);
         access = await opened.setupAccess({ storeId: this.storage.storeId, answers, mechanism });
-        await this.provider.backupVm(vmid, assembleVmGuestConfig(guest.config, source), access.volumes, {});
+        await this.provider.backupVm(vmid, assembleVmGuestConfig(guest.config, source), access.volumes, guest.firewallConfig === undefined ? {} : { firewallConfig: guest.firewallConfig });
       } catch (error) {
         await finish(false);
         throw error;
@@ -189,21 +190,4 @@ export class DirectJob {
     }
     return result;
   }
-}
-
-/** Backs up one guest in its own job; throws when the backup fails. */
-export async function backupOnce(
-  storage: BackupStorage,
-  logDir: string,
-  guest: ({ type: 'lxc' } & DirectContainerGuest) | ({ type: 'qemu' } & DirectVmGuest),
-  hooks?: DirectJobHooks,
-): Promise<Required<Pick<DirectGuestResult, 'volid' | 'volname'>> & DirectGuestResult> {
-  const job = new DirectJob(storage, logDir);
-  await job.start();
-  const result = guest.type === 'lxc' ? await job.backupContainer(guest, hooks) : await job.backupVm(guest, hooks);
-  await job.end();
-  if (!result.ok || !result.volid || !result.volname) {
-    throw conformanceError(`${guest.type === 'lxc' ? 'container' : 'VM'} backup of ${guest.vmid} failed\n${job.log.tail()}`, result.error);
-  }
-  return { ...result, volid: result.volid, volname: result.volname };
 }

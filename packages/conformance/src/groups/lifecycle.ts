@@ -1,30 +1,29 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackupProvider } from '@bp/api';
 import { DirectJob } from '../driver/direct-job.js';
 import { ProviderLog } from '../driver/provider-log.js';
-import { restoreContainerDirect } from '../driver/restore-container.js';
 import type { Scenario, ScenarioContext } from '../kit/scenario.js';
-import { containerGuestConfig, FIREWALL_CONFIG, logDirOf, needsContainers, smallBackup, smallContainerRoot } from './guests.js';
-
-async function restoreInto(context: ScenarioContext, storage: Parameters<typeof restoreContainerDirect>[0], volname: string) {
-  const target = await mkdtemp(join(context.scratch, 'restore-'));
-  return restoreContainerDirect(storage, volname, target);
-}
+import { FIREWALL_CONFIG, logDirOf, needsGuests, restoreSmall, smallGuest } from './guests.js';
+import { conformanceError } from '../kit/verify.js';
 
 const freshInstances: Scenario = {
   id: 'lifecycle.fresh-instances',
   title: 'every entry point works on a fresh provider instance (state lives on disk)',
   kind: 'backup',
   axis: 'none',
-  requires: needsContainers,
+  requires: needsGuests,
   async run(context) {
     const storage = await context.open();
-    const vmid = 200;
+    const guest = await smallGuest(context, 200);
     // backupContainer runs on a fresh instance inside DirectJob; restores use one instance per PVE entry point.
-    const backup = await smallBackup(context, storage, vmid);
-    const restored = await restoreInto(context, storage, backup.volname);
-    context.verify.equal(restored.guestConfig, containerGuestConfig(vmid), `archiveGetGuestConfig(${backup.volname}) on a fresh instance did not return the guest config verbatim`);
+    const job = new DirectJob(storage, await logDirOf(context));
+    await job.start();
+    const backup = await guest.backup(job);
+    await job.end();
+    if (!backup.ok || !backup.volname) throw conformanceError(`backup of guest 200 failed\n${job.log.tail()}`, backup.error);
+    const restored = await restoreSmall(context, storage, backup.volname);
+    context.verify.equal(restored.guestConfig, guest.expectedConfig, `archiveGetGuestConfig(${backup.volname}) on a fresh instance did not return the guest config verbatim`);
     context.verify.equal(restored.firewallConfig, FIREWALL_CONFIG, `archiveGetFirewallConfig(${backup.volname}) on a fresh instance did not return the firewall config verbatim`);
   },
 };
@@ -90,23 +89,24 @@ const cleanupTwice: Scenario = {
   title: 'backupCleanup(true) followed by backupCleanup(false) leaves a consistent storage',
   kind: 'backup',
   axis: 'none',
-  requires: needsContainers,
+  requires: needsGuests,
   async run(context) {
     const storage = await context.open();
     const job = new DirectJob(storage, await logDirOf(context));
     await job.start();
     const vmid = 204;
-    const result = await job.backupContainer({ vmid, config: containerGuestConfig(vmid), directory: await smallContainerRoot(context), firewallConfig: FIREWALL_CONFIG });
-    context.verify.that(result.ok, `container backup of ${vmid} failed: ${String(result.error)}`);
+    const guest = await smallGuest(context, vmid);
+    const result = await guest.backup(job);
+    context.verify.that(result.ok, `backup of guest ${vmid} failed: ${String(result.error)}`);
     // A `backup-end` hook failing after backupCleanup(true) makes PVE call backupCleanup(false) too (spec 1.1).
     await context.verify.succeeds(
-      job.provider.backupCleanup(vmid, 'lxc', false, { error: 'backup-end hook failed\n' }),
-      `backupCleanup(${vmid}, 'lxc', false) after a successful backupCleanup(true) threw (PVE calls cleanup twice when a later step dies)`,
+      job.provider.backupCleanup(vmid, guest.type, false, { error: 'backup-end hook failed\n' }),
+      `backupCleanup(${vmid}, '${guest.type}', false) after a successful backupCleanup(true) threw (PVE calls cleanup twice when a later step dies)`,
     );
     await job.end();
     const listed = (await storage.listVolumes()).filter((volume) => volume.volid === result.volid);
     // Keeping or dropping the backup are both acceptable; a listed one must be complete.
-    if (listed.length > 0) await restoreInto(context, storage, result.volname!);
+    if (listed.length > 0) await restoreSmall(context, storage, result.volname!);
   },
 };
 
@@ -115,19 +115,19 @@ const failedThenGood: Scenario = {
   title: 'a failed guest followed by a good one in the same job',
   kind: 'backup',
   axis: 'none',
-  requires: needsContainers,
+  requires: needsGuests,
   async run(context) {
     const storage = await context.open();
     const job = new DirectJob(storage, await logDirOf(context));
     await job.start();
-    const failed = await job.backupContainer({ vmid: 205, config: containerGuestConfig(205), directory: join(context.scratch, 'does-not-exist'), firewallConfig: '' });
-    context.verify.that(!failed.ok, 'backupContainer of a container whose directory does not exist succeeded; it must fail');
-    const good = await job.backupContainer({ vmid: 206, config: containerGuestConfig(206), directory: await smallContainerRoot(context), firewallConfig: '' });
+    const failed = await (await smallGuest(context, 205)).backup(job, { broken: true });
+    context.verify.that(!failed.ok, 'the backup of a guest whose data does not exist succeeded; it must fail');
+    const good = await (await smallGuest(context, 206)).backup(job);
     context.verify.that(good.ok, `the good guest after a failed one failed: ${String(good.error)}`);
     await job.end();
     const volids = (await storage.listVolumes()).map((volume) => volume.volid);
     context.verify.equal(volids, [good.volid], `after a failed guest (${failed.volid ?? 'no archive name'}) and a good one, the storage must list exactly the good backup`);
-    await restoreInto(context, storage, good.volname!);
+    await restoreSmall(context, storage, good.volname!);
   },
 };
 
