@@ -13,10 +13,12 @@ afterAll(async () => {
 describe('bp demo', () => {
   it('backs up, restores and verifies everything, then leaves the demo storage to explore', async () => {
     const result = await bp.run(['demo', '--size', '64M', '--json']);
-    expect(result.exitCode).toBe(0);
+    expect(result.exitCode, `${result.stderr}\n${result.stdout}`).toBe(0);
     const demo = JSON.parse(result.stdout) as DemoJson;
     expect(demo.ok).toBe(true);
     expect(demo.storage).toBe('demo');
+    // The sandbox is searchable for the container's mapped root: the unprivileged path, identical owners.
+    expect(demo.containerIdShift).toBe(0);
     expect(demo.steps.map((step) => [step.backup, step.kind, step.verified, step.problem])).toEqual([
       ['vm 100 full', 'vm full', true, null],
       ['vm 100 incremental 1', 'vm incremental', true, null],
@@ -33,7 +35,7 @@ describe('bp demo', () => {
     expect(show.chain).toEqual(demo.steps.slice(0, 3).map((step) => step.volid));
 
     const text = await bp.run(['demo', '--size', '64M']);
-    expect(text.exitCode).toBe(0);
+    expect(text.exitCode, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/^BACKUP\s+KIND\s+BYTES COPIED\s+TIME\s+THROUGHPUT\s+VERIFIED/);
     expect(text.stdout).toContain('bp list --storage demo');
     expect(text.stdout).not.toContain('NO:');

@@ -1,11 +1,11 @@
-import { stat } from 'node:fs/promises';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { BpError, containerFormatSchema } from '@bp/api';
 import type { IdMapEntry } from '@bp/host';
 import type { CommandSpec } from '../args/command-spec.js';
 import { absolutePath, oneOf, parseVmid, stringValue, stringValues } from '../args/values.js';
 import { openStorage } from '../config/storage-registry.js';
 import { usageError } from '../errors/usage-error.js';
+import { assertReachableBy } from './reachable-by.js';
 import { BACKUP_JOB_OPTIONS, backupText, jobOptionsFrom, runGuestBackup } from './backup-job.js';
 
 /** A `--uid-map <ct-uid>:<host-uid>:<count>` value (the container's root must be mapped). */
@@ -76,6 +76,12 @@ export const backupCtCommand: CommandSpec = {
     const supported = storage.plugin.supports.containerFormats;
     if (!supported.includes(effectiveFormat as never)) {
       throw new BpError('BP_NOT_SUPPORTED', `storage ${storage.storeId} writes container archives as ${supported.join(' or ') || 'nothing'}, not ${effectiveFormat}`);
+    }
+    if (uidMap) {
+      // The archive is written by the container's mapped root: it must reach the tree and the storage.
+      await assertReachableBy(`${rootDirectory}/.`, uidMap.hostId, uidMap.hostId);
+      const storagePath = (storage.config as Record<string, unknown>).path;
+      if (typeof storagePath === 'string') await assertReachableBy(`${storagePath}/.`, uidMap.hostId, uidMap.hostId);
     }
     const configPath = stringValue(context.values, 'config');
     const config = configPath === undefined ? generatedContainerConfig(vmid, rootDirectory, uidMap) : await readFile(absolutePath(context.io.cwd, configPath), 'utf8');

@@ -8,19 +8,26 @@ import { BpError } from '@bp/api';
  * the blocking directory and the fix.
  */
 export async function assertReachableBy(path: string, uid: number, gid: number): Promise<void> {
-  if (uid === 0) return;
+  const blocking = await blockingDirectory(path, uid, gid);
+  if (blocking !== undefined) {
+    const { dir, mode } = blocking;
+    throw new BpError(
+          'BP_INVALID_ARGUMENT',
+      `the container data is accessed as the container's mapped root (uid ${uid}), which cannot enter ${dir} (mode ${mode.toString(8)}); use a directory others can search, or run chmod o+x ${dir}`,
+      { details: { path, blocking: dir, uid, usage: true } },
+    );
+  }
+}
+
+/** The first existing ancestor of `path` that `uid`/`gid` cannot search, or undefined. */
+export async function blockingDirectory(path: string, uid: number, gid: number): Promise<{ dir: string; mode: number } | undefined> {
+  if (uid === 0) return undefined;
   for (let dir = dirname(path); ; dir = dirname(dir)) {
     const info = await stat(dir).catch(() => undefined);
     if (info?.isDirectory()) {
       const searchable = info.uid === uid ? (info.mode & 0o100) !== 0 : info.gid === gid ? (info.mode & 0o010) !== 0 : (info.mode & 0o001) !== 0;
-      if (!searchable) {
-        throw new BpError(
-          'BP_INVALID_ARGUMENT',
-          `the container tree is written as its mapped root (uid ${uid}), which cannot enter ${dir} (mode ${(info.mode & 0o777).toString(8)}); restore below a directory others can search, or run chmod o+x ${dir}`,
-          { details: { path, blocking: dir, uid, usage: true } },
-        );
-      }
+      if (!searchable) return { dir, mode: info.mode & 0o777 };
     }
-    if (dirname(dir) === dir) return;
+    if (dirname(dir) === dir) return undefined;
   }
 }

@@ -70,8 +70,9 @@ export async function findStorage(paths: BpPaths, id: string | undefined): Promi
 export async function openStorageEntry(entry: StorageEntry, overrides: Record<string, unknown> = {}): Promise<BackupStorage> {
   const plugin = pluginForType(entry.type);
   const config = parseWithSchema(plugin.configSchema, { ...entry.config, ...overrides }, `config of storage ${entry.id}`);
-  // Embedded storages live under the data directory and must work on first use.
-  if (entry.source === 'embedded' && typeof entry.config.path === 'string') await mkdir(entry.config.path, { recursive: true, mode: 0o700 });
+  // Embedded storages live under the data directory and must work on first use. Search-only for
+  // others (0711): an unprivileged container's backup runs as its mapped root and must reach it.
+  if (entry.source === 'embedded' && typeof entry.config.path === 'string') await mkdir(entry.config.path, { recursive: true, mode: 0o711 });
   return plugin.open(entry.id, config);
 }
 

@@ -7,6 +7,7 @@ import type { DemoJson, DemoStepJson } from '../output/json-types.js';
 import { renderTable } from '../output/table.js';
 import { usageError } from '../errors/usage-error.js';
 import { runDemo } from './run-demo.js';
+import { blockingDirectory } from '../commands/reachable-by.js';
 
 const MiB = 1024 * 1024;
 
@@ -28,6 +29,9 @@ function summary(json: DemoJson): string {
     table,
     '',
     json.ok ? 'Every restore is identical to the state it was backed up from.' : 'VERIFICATION FAILED: see the rows marked NO above.',
+    ...(json.containerIdShift > 0
+      ? [`(The container was backed up privileged, so it was restored unprivileged with owners shifted by ${json.containerIdShift}, as PVE does.)`]
+      : []),
     `The demo storage stays in ${json.storagePath}. Explore it with:`,
     `  bp list ${storageFlag}`,
     `  bp show ${first}`,
@@ -60,12 +64,15 @@ export const demoCommand: CommandSpec = {
     const entry: StorageEntry = dir === undefined
       ? await findStorage(context.paths, context.global.storage ?? DEMO_STORAGE_ID)
       : { id: DEMO_STORAGE_ID, type: dirExampleType(), config: { path: absolutePath(context.io.cwd, dir), 'vm-backup-mode': 'incremental' }, source: 'embedded' };
+    // An unprivileged container's mapped root must reach the storage; otherwise back it up privileged.
+    const unprivileged = typeof entry.config.path === 'string' && (await blockingDirectory(`${entry.config.path}/.`, 100_000, 100_000)) === undefined;
     const json = await runDemo(context, {
       openStorage: async (overrides) => openStorageEntry(entry, overrides),
       diskSize,
       keepWork: context.values['keep-work'] === true,
       vmid: 100,
       ctid: 200,
+      unprivileged,
     });
     return { json, text: summary(json), exitCode: json.ok ? 0 : 1 };
   },

@@ -20,10 +20,21 @@ export interface DemoOptions {
   keepWork: boolean;
   vmid: number;
   ctid: number;
+  /**
+   * Back the container up as unprivileged (owners shifted, restored with the same map: identical);
+   * else privileged (PVE restores it unprivileged, so owners come back shifted by 100000).
+   */
+  unprivileged: boolean;
 }
 
-/** The ID shift of a container restore without an ID map (PVE's default 0 -> 100000). */
-const DEFAULT_ID_SHIFT = 100_000;
+/** Host uid/gid of the demo container's root (PVE's default ID map 0 -> 100000). */
+const CT_ID_SHIFT = 100_000;
+
+/** Resolves once the wall clock is past the epoch second `second`. */
+async function nextSecondAfter(second: number): Promise<void> {
+  const wait = (second + 1) * 1000 - Date.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait + 5));
+}
 
 interface PendingRestore {
   step: DemoStepJson;
@@ -43,6 +54,7 @@ export async function runDemo(context: CommandContext, options: DemoOptions): Pr
   const steps: DemoStepJson[] = [];
   const pending: PendingRestore[] = [];
   let storagePath = '';
+  let lastStart = 0;
   let storeId = '';
   try {
     const disk = join(work, 'vm-disk.qcow2');
@@ -58,6 +70,9 @@ export async function runDemo(context: CommandContext, options: DemoOptions): Pr
       const label = index === 0 ? `vm ${options.vmid} full` : `vm ${options.vmid} incremental ${index}`;
       say(`${label}: wrote ${written / 1024 / 1024} MiB of random data, backing up`);
       const storage = await options.openStorage({ 'vm-backup-mode': mode });
+      // Archive names carry the start second: two backups of a guest need different seconds.
+      await nextSecondAfter(lastStart);
+      lastStart = Math.floor(Date.now() / 1000);
       storeId = storage.storeId;
       storagePath = String((storage.config as Record<string, unknown>).path ?? '');
       const result = await runGuestBackup(
@@ -79,20 +94,23 @@ export async function runDemo(context: CommandContext, options: DemoOptions): Pr
       });
     }
 
+    // An unprivileged container's tree as the host sees it has owners shifted by its ID map.
+    const shift = options.unprivileged ? CT_ID_SHIFT : 0;
     const tree = join(work, 'ct-rootfs');
-    await createSampleTree(tree);
+    await createSampleTree(tree, { idOffset: shift });
     const ctLabel = `ct ${options.ctid}`;
-    say(`${ctLabel}: backing up the sample tree (ACLs, xattrs, hardlinks, sparse file)`);
+    say(`${ctLabel}: backing up the sample tree (ACLs, xattrs, hardlinks, sparse file) as ${options.unprivileged ? 'unprivileged' : 'privileged'} container`);
     const ctStorage = await options.openStorage({});
+    const idmap = options.unprivileged ? ['u', 'g'].map((kind) => `lxc.idmap: ${kind} 0 ${CT_ID_SHIFT} 65536\n`).join('') : '';
     const ctResult = await runGuestBackup(
       context,
       ctStorage,
       {
         type: 'lxc',
         vmid: options.ctid,
-        config: `arch: amd64\nhostname: demo-ct\nrootfs: ${tree}\n`,
+        config: `arch: amd64\nhostname: demo-ct\nrootfs: ${tree}\n${options.unprivileged ? 'unprivileged: 1\n' : ''}${idmap}`,
         rootDirectory: tree,
-        backupUserId: 0,
+        backupUserId: shift,
         excludePatterns: ['/var/cache/apt/*.bin'],
       },
       { values: { notes: `bp demo: ${ctLabel}` }, mode: String((ctStorage.config as Record<string, unknown>)['lxc-backup-mode'] ?? 'tar'), totalBytes: 0 },
@@ -102,10 +120,12 @@ export async function runDemo(context: CommandContext, options: DemoOptions): Pr
     pending.push({
       step: ctStep,
       verify: async (scratch, signal) => {
-        // PVE restores external container backups unprivileged only: owners come back shifted.
+        // Restores are unprivileged with the backup's ID map (PVE's default for a privileged backup):
+        // an unprivileged tree comes back exactly, a privileged one with owners shifted.
         const root = join(scratch, 'rootfs');
         await hostRestoreContainer({ storage: ctStorage, volid: ctResult.volid, targetDir: root, log: providerLog(context), signal });
-        const expected = shiftManifest(await treeManifest(tree, { exclude: SAMPLE_TREE_EXCLUDED }), DEFAULT_ID_SHIFT);
+        const original = await treeManifest(tree, { exclude: SAMPLE_TREE_EXCLUDED });
+        const expected = options.unprivileged ? original : shiftManifest(original, CT_ID_SHIFT);
         const differences = manifestDifferences(expected, await treeManifest(root));
         return differences.length === 0 ? undefined : differences.slice(0, 3).join('; ');
       },
@@ -123,5 +143,5 @@ export async function runDemo(context: CommandContext, options: DemoOptions): Pr
   } finally {
     if (!options.keepWork) await rm(work, { recursive: true, force: true });
   }
-  return { storage: storeId, storagePath, workDir: work, ok: steps.length > 0 && steps.every((step) => step.verified), steps };
+  return { storage: storeId, storagePath, workDir: work, containerIdShift: options.unprivileged ? 0 : CT_ID_SHIFT, ok: steps.length > 0 && steps.every((step) => step.verified), steps };
 }

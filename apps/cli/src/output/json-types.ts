@@ -183,6 +183,8 @@ export interface DemoJson {
   storagePath: string;
   workDir: string;
   ok: boolean;
+  /** 0 when the container was restored with identical owners; 100000 when owners came back shifted (privileged backup). */
+  containerIdShift: number;
   steps: DemoStepJson[];
 }
 
