@@ -1,11 +1,19 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BackupProvider } from '@bp/api';
+import type { BackupProvider, BackupStorage } from '@bp/api';
 import { DirectJob } from '../driver/direct-job.js';
 import { ProviderLog } from '../driver/provider-log.js';
 import type { Scenario, ScenarioContext } from '../kit/scenario.js';
 import { FIREWALL_CONFIG, logDirOf, needsGuests, restoreSmall, smallGuest } from './guests.js';
 import { conformanceError } from '../kit/verify.js';
+
+/** A fresh storage and a started job on it. */
+async function startJob(context: ScenarioContext): Promise<{ storage: BackupStorage; job: DirectJob }> {
+  const storage = await context.open();
+  const job = new DirectJob(storage, await logDirOf(context));
+  await job.start();
+  return { storage, job };
+}
 
 const freshInstances: Scenario = {
   id: 'lifecycle.fresh-instances',
@@ -14,11 +22,9 @@ const freshInstances: Scenario = {
   axis: 'none',
   requires: needsGuests,
   async run(context) {
-    const storage = await context.open();
-    const guest = await smallGuest(context, 200);
     // backupContainer runs on a fresh instance inside DirectJob; restores use one instance per PVE entry point.
-    const job = new DirectJob(storage, await logDirOf(context));
-    await job.start();
+    const { storage, job } = await startJob(context);
+    const guest = await smallGuest(context, 200);
     const backup = await guest.backup(job);
     await job.end();
     if (!backup.ok || !backup.volname) throw conformanceError(`backup of guest 200 failed\n${job.log.tail()}`, backup.error);
@@ -91,9 +97,7 @@ const cleanupTwice: Scenario = {
   axis: 'none',
   requires: needsGuests,
   async run(context) {
-    const storage = await context.open();
-    const job = new DirectJob(storage, await logDirOf(context));
-    await job.start();
+    const { storage, job } = await startJob(context);
     const vmid = 204;
     const guest = await smallGuest(context, vmid);
     const result = await guest.backup(job);
@@ -117,9 +121,7 @@ const failedThenGood: Scenario = {
   axis: 'none',
   requires: needsGuests,
   async run(context) {
-    const storage = await context.open();
-    const job = new DirectJob(storage, await logDirOf(context));
-    await job.start();
+    const { storage, job } = await startJob(context);
     const failed = await (await smallGuest(context, 205)).backup(job, { broken: true });
     context.verify.that(!failed.ok, 'the backup of a guest whose data does not exist succeeded; it must fail');
     const good = await (await smallGuest(context, 206)).backup(job);
