@@ -1,28 +1,21 @@
 import { BpError } from '@bp/api';
 import { NbdClient } from '../client/nbd-client.js';
-import { RangeSet } from '../extents/range-set.js';
 import type { Region } from '../extents/region.js';
 import { BandwidthLimiter } from './bandwidth-limiter.js';
 import { BufferPool } from './buffer-pool.js';
 import { nbdSource } from './nbd-source.js';
+import { progressReporter, type CopyProgress } from './progress-reporter.js';
+import { SourceDiscarder } from './source-discarder.js';
 import type { CopySource } from './source.js';
 import type { CopyTarget } from './target.js';
 import { zeroRuns } from './zeroes.js';
+
+export type { CopyProgress };
 
 /** Default request size: measured best on the reference machine (see bench/results.md). */
 export const DEFAULT_REQUEST_SIZE = 2 * 1024 * 1024;
 /** Default requests in flight. */
 export const DEFAULT_IN_FLIGHT = 8;
-
-/** Progress of a running copy. */
-export interface CopyProgress {
-  /** Bytes of regions finished (data and zero regions). */
-  bytesDone: number;
-  /** Sum of all region lengths when known (`totalBytes` option). */
-  bytesTotal?: number;
-  /** Average rate since the start, bytes/s. */
-  bytesPerSecond: number;
-}
 
 /** What a finished copy did. */
 export interface CopyStats {
@@ -96,19 +89,10 @@ export async function copyRegions(options: CopyRegionsOptions): Promise<CopyStat
   const pool = new BufferPool(inFlight, requestSize);
   const started = performance.now();
   const stats: CopyStats = { bytes: 0, bytesRead: 0, bytesWritten: 0, bytesZeroed: 0, bytesSkipped: 0, bytesDiscarded: 0, discardStopped: false, durationMs: 0 };
-  let discarding = (options.discardSource ?? false) && source.discard !== undefined;
+  const discarder = new SourceDiscarder(source, options.discardSource ?? false, options.onWarning);
+  const progress = progressReporter(options.onProgress, options.totalBytes);
   let failure: unknown;
-  let lastProgress = 0;
   const running = new Set<Promise<void>>();
-
-  const progress = (final: boolean): void => {
-    if (!options.onProgress) return;
-    const now = performance.now();
-    if (!final && now - lastProgress < 200) return;
-    lastProgress = now;
-    const seconds = (now - started) / 1000;
-    options.onProgress({ bytesDone: stats.bytes, bytesTotal: options.totalBytes, bytesPerSecond: seconds > 0 ? stats.bytes / seconds : 0 });
-  };
 
   const zeroRange = async (offset: number, length: number): Promise<void> => {
     if (target.zeroInitialized) stats.bytesSkipped += length;
@@ -116,28 +100,6 @@ export async function copyRegions(options: CopyRegionsOptions): Promise<CopyStat
       await target.writeZeroes(offset, length);
       stats.bytesZeroed += length;
     }
-  };
-
-  const pendingDiscards = new RangeSet();
-  const discardBatch = source.discardBatch ?? 0;
-  const discardRange = async (offset: number, length: number): Promise<void> => {
-    if (!discarding) return;
-    try {
-      await source.discard!(offset, length);
-      stats.bytesDiscarded += length;
-    } catch (error) {
-      if (!discarding) return;
-      discarding = false;
-      stats.discardStopped = true;
-      const reason = error instanceof Error ? error.message : String(error);
-      options.onWarning?.(new BpError('BP_NBD_IO', `Discarding copied data on the source failed (${reason}); continuing without discard.`, { cause: error }));
-    }
-  };
-  /** Queues a written piece for discard; discards merged ranges once they reach the source's batch size. */
-  const discard = async (offset: number, length: number, minimum = discardBatch): Promise<void> => {
-    if (!discarding) return;
-    if (length > 0) pendingDiscards.add(offset, offset + length);
-    for (const [start, end] of pendingDiscards.take(minimum)) await discardRange(start, end - start);
   };
 
   const copyPiece = async (buffer: Buffer, offset: number, length: number): Promise<void> => {
@@ -152,14 +114,14 @@ export async function copyRegions(options: CopyRegionsOptions): Promise<CopyStat
         stats.bytesWritten += run.end - run.start;
       }),
     );
-    await discard(offset, length);
+    await discarder.written(offset, length);
   };
 
   const launch = (task: () => Promise<void>, length: number, buffer?: Buffer): void => {
     const promise = task()
       .then(() => {
         stats.bytes += length;
-        progress(false);
+        progress(stats.bytes, false);
       })
       .catch((error: unknown) => {
         failure ??= error;
@@ -206,10 +168,12 @@ export async function copyRegions(options: CopyRegionsOptions): Promise<CopyStat
   while (running.size > 0) await Promise.allSettled([...running]);
   if (!failure && signal?.aborted) failure = abortError();
   if (failure) throw failure;
-  await discard(0, 0, 0);
+  await discarder.finish();
   if (options.flush ?? true) await target.flush();
+  stats.bytesDiscarded = discarder.bytes;
+  stats.discardStopped = discarder.stopped;
   stats.durationMs = performance.now() - started;
-  progress(true);
+  progress(stats.bytes, true);
   return stats;
 }
 
