@@ -68,23 +68,43 @@ const cases = [
   },
 ];
 
+// Extraction of one archive made up front: bp scans every member header first (untrusted input).
+const extractArchive = join(dir, 'extract-source.tar');
+const extractTarget = join(out, 'target');
+cases.push({
+  name: 'tar extract (scan + extract)',
+  peerName: 'GNU tar',
+  setup: async () => {
+    await rm(extractArchive, { force: true });
+    await archive.createTarArchive({ directory: root, output: extractArchive });
+  },
+  prepare: () => mkdir(extractTarget),
+  peer: () => execa('tar', ['xpf', extractArchive, '--totals', ...archive.EXTRACT_TAR_FLAGS, '-C', extractTarget]),
+  bp: () => archive.extractTarArchive({ archive: extractArchive, target: extractTarget }),
+  teardown: () => rm(extractArchive, { force: true }),
+});
+
 const rows = [];
 for (const benchCase of cases) {
+  await benchCase.setup?.();
   const peerTimes = [];
   const bpTimes = [];
   // Warm the page cache once so the first measured run is not the only cold one.
   await fresh();
+  await benchCase.prepare?.();
   await benchCase.peer();
   for (let run = 0; run < runs; run++) {
     // Alternate the order so drift on the shared machine hits both sides alike.
     const order = run % 2 === 0 ? ['peer', 'bp'] : ['bp', 'peer'];
     for (const side of order) {
       await fresh();
+      await benchCase.prepare?.();
       const seconds = await timed(benchCase[side]);
       (side === 'peer' ? peerTimes : bpTimes).push(seconds);
       console.error(`${benchCase.name}: ${side} run ${run + 1}: ${seconds.toFixed(2)} s`);
     }
   }
+  await benchCase.teardown?.();
   const peer = median(peerTimes);
   const bp = median(bpTimes);
   rows.push({ name: benchCase.name, peerName: benchCase.peerName, peer, bp, overhead: ((bp - peer) / peer) * 100 });

@@ -23,8 +23,8 @@ export interface ExtractSquashfsOptions {
  */
 export async function extractSquashfsArchive(options: ExtractSquashfsOptions): Promise<void> {
   const args = (directory: string): string[] => ['-f', '-no-progress', '-quiet', '-xattrs', '-d', directory, options.image];
-  const processOptions = { stdin: 'ignore', buffer: false, ...(options.signal ? { cancelSignal: options.signal } : {}) } as const;
-  const { subprocess: unsquashfs } = await spawnExtractor('unsquashfs', args, options.target, options.idMapping, processOptions);
+  const processOptions = { buffer: false, ...(options.signal ? { cancelSignal: options.signal } : {}) } as const;
+  const { subprocess: unsquashfs } = await spawnExtractor('unsquashfs', args, options.target, options.idMapping, 'ignore', processOptions);
   const stderr = new StderrTail();
   unsquashfs.stderr?.on('data', (chunk: Buffer) => stderr.append(chunk.toString()));
   unsquashfs.stdout?.resume();

@@ -1,6 +1,8 @@
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { BpError } from '@bp/api';
+import type { ResultPromise } from 'execa';
 import { StderrTail, toolError } from '../process/tool-error.js';
 import { spawnExtractor } from '../process/spawn-extractor.js';
 import type { IdMapping } from '../process/user-namespace.js';
@@ -57,8 +59,15 @@ export async function extractTarArchive(options: ExtractTarOptions): Promise<Ext
   assertSafeScan(options.archive, scan);
   const tarFlag = compressorFor(compression).tarFlag;
   const args = (directory: string): string[] => ['xpf', '-', '--totals', ...EXTRACT_TAR_FLAGS, ...(tarFlag ? [tarFlag] : []), '-C', directory];
-  const processOptions = { stdin: 'pipe', buffer: false, encoding: 'utf8', ...(options.signal ? { cancelSignal: options.signal } : {}) } as const;
-  const { subprocess: tar } = await spawnExtractor('tar', args, options.target, options.idMapping, processOptions);
+  const processOptions = { buffer: false, encoding: 'utf8', ...(options.signal ? { cancelSignal: options.signal } : {}) } as const;
+  // Unthrottled, tar reads the archive file itself; with a limit the data flows through the limiter.
+  const archive = options.bandwidthLimit ? undefined : await open(options.archive, 'r');
+  let tar: ResultPromise;
+  try {
+    ({ subprocess: tar } = await spawnExtractor('tar', args, options.target, options.idMapping, archive?.fd ?? 'pipe', processOptions));
+  } finally {
+    await archive?.close();
+  }
   const stderr = new StderrTail();
   let totals: string | undefined;
   tar.stderr?.on('data', (chunk: string | Buffer) => {
@@ -67,7 +76,7 @@ export async function extractTarArchive(options: ExtractTarOptions): Promise<Ext
       else if (line !== '') stderr.append(`${line}\n`);
     }
   });
-  const feed = pipeline(createReadStream(options.archive), createRateLimitStream(options.bandwidthLimit), tar.stdin!);
+  const feed = archive ? Promise.resolve() : pipeline(createReadStream(options.archive, { highWaterMark: 1024 * 1024 }), createRateLimitStream(options.bandwidthLimit), tar.stdin!);
   const [tarOutcome, feedOutcome] = await Promise.allSettled([tar, feed]);
   if (tarOutcome.status === 'rejected' || feedOutcome.status === 'rejected') {
     const error = tarOutcome.status === 'rejected' ? tarOutcome.reason : (feedOutcome as PromiseRejectedResult).reason;

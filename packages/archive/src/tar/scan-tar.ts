@@ -78,7 +78,7 @@ export async function scanTarArchive(path: string, options: ScanTarOptions): Pro
   const stderr = new StderrTail();
   try {
     if (compressor.decompress.length === 0) {
-      await pipeline(createReadStream(path), parser, { signal: options.signal });
+      await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), parser, { signal: options.signal });
     } else {
       const [command, ...args] = compressor.decompress;
       const decompress = execa(command!, args, { inputFile: path, buffer: false, ...(options.signal ? { cancelSignal: options.signal } : {}) });
