@@ -128,11 +128,28 @@ export async function extractIntoRoot(options: ExtractOptions): Promise<void> {
     } else {
       for (const line of extracted.value.stderr.split('\n')) if (line.trim() !== '') options.log('info', line);
     }
-    if (fed.status === 'rejected' && extracted.status === 'fulfilled') throw tarError(fed.reason, 'reading the container archive');
+    if (fed.status === 'rejected' && extracted.status === 'fulfilled' && !isClosedByReader(fed.reason)) {
+      throw tarError(fed.reason, 'reading the container archive');
+    }
   } finally {
     input?.destroy();
     await command.dispose();
   }
+}
+
+/**
+ * tar stops reading at the end-of-archive marker, so the record padding after it may still be
+ * in flight when it exits successfully: the feeding side then sees a closed pipe, which is fine.
+ */
+function isClosedByReader(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE';
+}
+
+/** A privileged tar that was cut off by its reader (see {@link isClosedByReader}). */
+export function isBrokenPipe(error: unknown): boolean {
+  const cause = BpError.isInstance(error) ? error.cause : error;
+  return (cause as Partial<ExecaError> | undefined)?.signal === 'SIGPIPE' || isClosedByReader(cause);
 }
 
 /** The archive file as a stream, for {@link extractIntoRoot}. */

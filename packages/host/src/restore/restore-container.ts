@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BpError, restoreContainerInitResultSchema, restoreMechanismResultSchema, type BackupProvider, type BackupStorage, type LogFunction } from '@bp/api';
 import { checkIdMap, DEFAULT_ID_MAP, idMapForShift, mappedRoot, type IdMapEntry } from '../userns/index.js';
-import { archiveFileStream, checkUntrustedTar, decompressionFlags, directoryTarStream, extractIntoRoot, scanUntrustedTar } from './container-tar.js';
+import { archiveFileStream, checkUntrustedTar, decompressionFlags, directoryTarStream, extractIntoRoot, isBrokenPipe, scanUntrustedTar } from './container-tar.js';
 import { errorMessage, freshProvider, resolveBackupVolume, restoreError } from './restore-source.js';
 
 /** Options of {@link restoreContainer}. */
@@ -143,8 +143,14 @@ async function extractWithProvider(
         return source.stream;
       };
       const [extracted] = await Promise.allSettled([extractIntoRoot({ ...extract, openInput, decompression: [] })]);
-      await archived; // a failing privileged tar of the directory is the first cause
-      if (extracted.status === 'rejected') throw extracted.reason;
+      if (extracted.status === 'rejected') {
+        await archived; // a failing privileged tar of the directory is the first cause
+        throw extracted.reason;
+      }
+      // After a successful extraction the archiver may only have lost its reader at the end.
+      await archived.catch((error: unknown) => {
+        if (!isBrokenPipe(error)) throw error;
+      });
     } else {
       throw new BpError('BP_NOT_SUPPORTED', `restore mechanism '${mechanism}' with ${Object.keys(result.data).join(', ')} is not supported for containers; use tar (tarPath) or directory (archiveDirectory)`);
     }
