@@ -68,9 +68,14 @@ export async function readBackup(guestDir: string, vmid: number, dirName: string
   };
 }
 
+/** VMIDs that have a directory below `root`. */
+export async function guestIds(root: string): Promise<number[]> {
+  return (await readdir(root).catch(() => [] as string[])).filter((name) => /^[1-9][0-9]*$/.test(name)).map(Number);
+}
+
 /** Published backups below `root`, optionally of one guest. */
 export async function scanBackups(root: string, vmid?: number): Promise<FoundBackup[]> {
-  const guests = vmid === undefined ? (await readdir(root).catch(() => [] as string[])).filter((name) => /^[1-9][0-9]*$/.test(name)).map(Number) : [vmid];
+  const guests = vmid === undefined ? await guestIds(root) : [vmid];
   const found: FoundBackup[] = [];
   for (const guest of guests) {
     const guestDir = join(root, String(guest));

@@ -1,10 +1,9 @@
-import { statfs, readdir, rm, writeFile, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BpError,
   formatVolumeId,
   parseVolname as parseBackupVolname,
-  pruneBackups as markPrune,
   type BackupProvider,
   type BackupStorage,
   type BackupStoragePlugin,
@@ -23,13 +22,12 @@ import { execa } from 'execa';
 import { FAILED_SUFFIX, FILES, parseName, StorageLayout } from '../layout/index.js';
 import { DirBackupProvider } from '../provider/dir-provider.js';
 import { validateBackingChain } from '../restore/backing-chain.js';
-import { isAbandoned, listPartialBackups, type BackupState } from '../state/backup-state.js';
 import { withGuestLock } from '../state/guest-lock.js';
 import { exists } from '../util/durable-fs.js';
 import { checkManifest } from '../verify/manifest.js';
 import { deviceImages, directoryBytes, scanBackups, type FoundBackup } from './backup-scan.js';
-import { removeAbandonedBackups } from './abandoned.js';
-import { basesInUse, removeBackupMerging } from './chain-merge.js';
+import { removeBackupMerging } from './chain-merge.js';
+import { pruneDirStorage } from './prune.js';
 
 const DEFAULT_ACTIVATE_TIMEOUT_MS = 2_000;
 
@@ -127,64 +125,7 @@ export class DirBackupStorage implements BackupStorage<StorageConfig> {
   }
 
   async pruneBackups(keep: string | Record<string, number | boolean>, options: PruneBackupsOptions = {}): Promise<PruneResultEntry[]> {
-    const backups = await scanBackups(this.config.path, options.vmid);
-    const byVolid = new Map(backups.map((backup) => [this.volid(backup.archiveName), backup]));
-    const entries = backups.map((backup) => ({ volid: this.volid(backup.archiveName), ctime: backup.ctime, vmid: backup.vmid, type: backup.vmtype, protected: backup.protected }));
-    // vzdump prunes before backupCleanup(success) publishes the new backup. A backup whose data is
-    // complete counts as kept (as the example's listing showed it), so keep-last=N keeps N.
-    const inProgress = await this.completeBackupsInProgress(options.vmid);
-    for (const state of inProgress) entries.push({ volid: this.volid(state.archiveName), ctime: state.startTime, vmid: state.vmid, type: state.vmtype, protected: false });
-    const inProgressVolids = new Set(inProgress.map((state) => this.volid(state.archiveName)));
-    const marked = markPrune(entries, keep, { ...(options.vmid === undefined ? {} : { vmid: options.vmid }), ...(options.type === undefined ? {} : { type: options.type }) });
-    const removed = new Set(marked.filter((entry) => entry.mark === 'remove').map((entry) => entry.volid));
-    const inUse = new Map<number, Set<string>>();
-    for (const vmid of new Set(marked.map((entry) => entry.vmid))) inUse.set(vmid, await basesInUse(this.layout.guestDir(vmid)));
-    const result: PruneResultEntry[] = marked.map(({ volid, ctime, vmid, type, mark }) => {
-      const entry: PruneResultEntry = { volid, ctime, vmid, type, mark };
-      if (inProgressVolids.has(volid)) return { ...entry, mark: mark === 'protected' ? mark : 'keep', note: 'in progress' };
-      const backup = byVolid.get(volid);
-      if (mark !== 'remove' || !backup) return entry;
-      const dirName = backup.archiveName.slice(backup.archiveName.indexOf('/') + 1);
-      if (inUse.get(vmid)?.has(dirName)) return { ...entry, mark: 'keep', note: 'kept: base of a backup in progress' };
-      const keptDependants = backups.filter((other) => other.vmid === vmid && other.bases.includes(dirName) && !removed.has(this.volid(other.archiveName)));
-      if (keptDependants.length > 0) entry.note = `merged into ${keptDependants.map((other) => this.volid(other.archiveName)).join(', ')}`;
-      return entry;
-    });
-    if (options.dryRun) return result;
-    const errors: string[] = [];
-    const toRemove = result.filter((entry) => entry.mark === 'remove').sort((a, b) => b.ctime - a.ctime);
-    for (const entry of toRemove) {
-      const backup = byVolid.get(entry.volid) as FoundBackup;
-      options.log?.('info', `removing backup '${entry.volid}'${entry.note ? ` (${entry.note})` : ''}`);
-      try {
-        await withGuestLock(this.layout.lockTarget(backup.vmid), () => removeBackupMerging(this.layout.guestDir(backup.vmid), backup.archiveName.slice(backup.archiveName.indexOf('/') + 1)));
-      } catch (error) {
-        errors.push(entry.volid);
-        options.log?.('err', `error when removing backup '${entry.volid}' - ${(error as Error).message}`);
-      }
-    }
-    for (const vmid of options.vmid === undefined ? await this.guestIds() : [options.vmid]) {
-      await this.clearFailedLogs(vmid, options.type);
-      const abandoned = await withGuestLock(this.layout.lockTarget(vmid), () => removeAbandonedBackups(this.layout.guestDir(vmid)));
-      for (const name of abandoned) options.log?.('info', `removed abandoned partial backup '${this.volid(name)}'`);
-    }
-    if (errors.length > 0) throw new BpError('BP_BACKUP_FAILED', `error pruning backups (${errors.join(', ')}) - check the log`, { details: { volids: errors } });
-    return result;
-  }
-
-  /** VMIDs that have a directory on this storage. */
-  private async guestIds(): Promise<number[]> {
-    return (await readdir(this.config.path).catch(() => [] as string[])).filter((name) => /^[1-9][0-9]*$/.test(name)).map(Number);
-  }
-
-  /** Backups being written whose data is complete (backupVm / backupContainer returned). */
-  private async completeBackupsInProgress(vmid?: number): Promise<BackupState[]> {
-    const guests = vmid === undefined ? await this.guestIds() : [vmid];
-    const states: BackupState[] = [];
-    for (const guest of guests) {
-      for (const { state } of await listPartialBackups(this.layout.guestDir(guest))) if ((state.vmDone || state.containerDone) && !isAbandoned(state)) states.push(state);
-    }
-    return states;
+    return pruneDirStorage(this, keep, options);
   }
 
   /** Logs of failed attempts of a guest (newest name last): `<type>-<time>.failed/backup.log`. */
@@ -192,13 +133,6 @@ export class DirBackupStorage implements BackupStorage<StorageConfig> {
     const guestDir = this.layout.guestDir(vmid);
     const names = (await readdir(guestDir).catch(() => [] as string[])).filter((name) => name.endsWith(FAILED_SUFFIX)).sort();
     return names.map((name) => join(guestDir, name, FILES.log));
-  }
-
-  private async clearFailedLogs(vmid: number, type?: string): Promise<void> {
-    for (const log of await this.failedLogs(vmid)) {
-      const dir = join(log, '..');
-      if (type === undefined || dir.split('/').pop()?.startsWith(`${type}-`) || dir.split('/').pop()?.startsWith('unnamed-')) await rm(dir, { recursive: true, force: true });
-    }
   }
 
   async freeImage(volname: string): Promise<void> {
