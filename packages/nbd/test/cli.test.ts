@@ -73,6 +73,23 @@ describe('bp-nbd', () => {
     expect(data.subarray(0, MiB).every((byte) => byte === 0)).toBe(true);
   });
 
+  test('copy into a new qcow2, then an incremental into a qcow2 overlay backed by it', async () => {
+    const { image, server } = await servedImage();
+    const full = join(dir.path, 'full.qcow2');
+    const first = await run('copy', server.uri, full);
+    expect(first.code, first.stderr).toBe(0);
+    expect(await imagesEqual(image, full)).toBe(true);
+    const overlay = join(dir.path, 'overlay.qcow2');
+    const second = await run('copy', '--json', '--bitmap', 'b0', '--backing', 'full.qcow2', server.uri, overlay);
+    expect(second.code, second.stderr).toBe(0);
+    expect(JSON.parse(second.stdout)).toMatchObject({ bytesWritten: 128 * 1024 });
+    expect(await imagesEqual(image, overlay)).toBe(true);
+    const again = await run('copy', server.uri, full);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^BP_ALREADY_EXISTS: /);
+    expect((await run('copy', '--format', 'vmdk', server.uri, full)).code).toBe(2);
+  });
+
   test('usage errors exit 2, failures exit 1 with BP_CODE: message', async () => {
     expect((await run()).code).toBe(2);
     expect((await run('--help')).code).toBe(0);

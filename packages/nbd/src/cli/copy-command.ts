@@ -3,6 +3,7 @@ import { NbdClient } from '../client/nbd-client.js';
 import { copyRegions, type CopyProgress, type CopyStats } from '../copy/copy-regions.js';
 import { createFileTarget } from '../copy/file-target.js';
 import { createNbdTarget } from '../copy/nbd-target.js';
+import { createQcow2Target } from '../qcow2/index.js';
 import type { CopyTarget } from '../copy/target.js';
 import { allocatedRegions, dataBytes, dirtyBitmapContext, dirtyRegions, wholeRegion } from '../extents/regions.js';
 import type { Region } from '../extents/region.js';
@@ -21,6 +22,10 @@ export interface CopyCommandOptions {
   progress: boolean;
   discardSource: boolean;
   targetIsZero: boolean;
+  /** Format of a file DST (default: qcow2 for a `.qcow2` name, raw otherwise). */
+  format?: 'raw' | 'qcow2';
+  /** Backing file of a new qcow2 DST (an overlay for an incremental copy). */
+  backing?: string;
   json: boolean;
 }
 
@@ -28,8 +33,12 @@ const isNbdUri = (text: string): boolean => /^nbd(\+unix)?:/.test(text);
 
 async function openTarget(options: CopyCommandOptions, size: number, io: NbdCliIo): Promise<{ target: CopyTarget; client?: NbdClient }> {
   if (!isNbdUri(options.destination)) {
+    const format = options.format ?? (options.destination.endsWith('.qcow2') ? 'qcow2' : 'raw');
+    if (format === 'qcow2') return { target: await createQcow2Target({ path: options.destination, size, backingFile: options.backing }) };
+    if (options.backing) throw new BpError('BP_INVALID_ARGUMENT', '--backing needs a qcow2 destination.');
     return { target: await createFileTarget(options.destination, { size, ...(options.targetIsZero ? { zeroInitialized: true } : {}) }) };
   }
+  if (options.backing || options.format) throw new BpError('BP_INVALID_ARGUMENT', '--format and --backing apply to file destinations only.');
   const client = await NbdClient.connect(options.destination, { signal: io.signal, connections: options.connections });
   if (client.size < size) {
     await client.close();
@@ -52,7 +61,7 @@ function progressPrinter(io: NbdCliIo): (progress: CopyProgress) => void {
   };
 }
 
-/** `copy SRC DST`: copies an export (or its dirty extents) to an NBD export or a file. */
+/** `copy SRC DST`: copies an export (or its dirty extents) to an NBD export, a raw file or a new qcow2 file. */
 export async function copyCommand(options: CopyCommandOptions, io: NbdCliIo): Promise<number> {
   const context = options.bitmap ? dirtyBitmapContext(options.bitmap) : 'base:allocation';
   // With a bitmap only the bitmap is negotiated: snapshot-access exports refuse anything else outside dirty extents.

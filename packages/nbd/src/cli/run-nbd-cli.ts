@@ -12,7 +12,7 @@ export const NBD_CLI_HELP = `Usage: bp-nbd <command> [options]
 Commands:
   info URI                 Size, flags, block sizes and metadata contexts of an export
   map URI                  Extents of a metadata context (like nbdinfo --map)
-  copy SRC DST             Copy an export to an NBD export or a file at the same offsets
+  copy SRC DST             Copy an export to an NBD export, a raw file or a new qcow2 file
 
 URIs: nbd+unix:///EXPORT?socket=PATH, nbd://HOST[:PORT]/EXPORT, nbd:unix:PATH:exportname=EXPORT
 
@@ -26,6 +26,8 @@ Options:
   --bwlimit SIZE           copy: limit in bytes/s, e.g. 50M
   --discard-source         copy: TRIM each region on the source once written
   --target-is-zero         copy: the target reads as zeroes already; skip zero regions
+  --format raw|qcow2       copy: format of a file DST (default: qcow2 for *.qcow2, else raw)
+  --backing FILE           copy: backing file of a new qcow2 DST (overlay for an incremental)
   --progress               copy: show progress on stderr
   -h, --help               Show this help
 
@@ -35,6 +37,7 @@ Examples:
   bp-nbd info 'nbd+unix:///drive-scsi0?socket=/run/vm.sock'
   bp-nbd map --context qemu:dirty-bitmap:b0 'nbd+unix:///disk?socket=/tmp/s.sock'
   bp-nbd copy --bitmap b0 --progress 'nbd+unix:///disk?socket=/tmp/s.sock' /backup/disk.raw
+  bp-nbd copy --bitmap b0 --backing full.qcow2 'nbd+unix:///disk?socket=/tmp/s.sock' incr.qcow2
 `;
 
 function positiveInteger(text: string | undefined, what: string): number | undefined {
@@ -42,6 +45,11 @@ function positiveInteger(text: string | undefined, what: string): number | undef
   const value = Number(text);
   if (!Number.isSafeInteger(value) || value <= 0) throw new UsageError(`${what}: "${text}" must be a positive integer`);
   return value;
+}
+
+function parseFormat(text: string | undefined): 'raw' | 'qcow2' | undefined {
+  if (text === undefined || text === 'raw' || text === 'qcow2') return text;
+  throw new UsageError(`--format: "${text}" must be raw or qcow2`);
 }
 
 function expectArgs(positionals: string[], count: number, usage: string): string[] {
@@ -63,6 +71,8 @@ async function dispatch(argv: string[], io: NbdCliIo): Promise<number> {
       bwlimit: { type: 'string' },
       'discard-source': { type: 'boolean', default: false },
       'target-is-zero': { type: 'boolean', default: false },
+      format: { type: 'string' },
+      backing: { type: 'string' },
       progress: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -91,6 +101,8 @@ async function dispatch(argv: string[], io: NbdCliIo): Promise<number> {
           progress: values.progress && !values.json,
           discardSource: values['discard-source'],
           targetIsZero: values['target-is-zero'],
+          format: parseFormat(values.format),
+          backing: values.backing,
           json: values.json,
         },
         io,
