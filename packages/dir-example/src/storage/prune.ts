@@ -1,6 +1,8 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BpError, pruneBackups as markPrune, type PruneBackupsOptions, type PruneResultEntry } from '@bp/api';
+import { FILES } from '../layout/index.js';
+import { exists } from '../util/durable-fs.js';
 import { isAbandoned, listPartialBackups, type BackupState } from '../state/backup-state.js';
 import { withGuestLock } from '../state/guest-lock.js';
 import { removeAbandonedBackups } from './abandoned.js';
@@ -48,7 +50,11 @@ export async function pruneDirStorage(storage: DirBackupStorage, keep: string | 
   const byVolid = new Map(backups.map((backup) => [storage.volid(backup.archiveName), backup]));
   const entries = backups.map((backup) => ({ volid: storage.volid(backup.archiveName), ctime: backup.ctime, vmid: backup.vmid, type: backup.vmtype, protected: backup.protected }));
   const inProgress = await completeBackupsInProgress(storage, vmids);
-  for (const state of inProgress) entries.push({ volid: storage.volid(state.archiveName), ctime: state.startTime, vmid: state.vmid, type: state.vmtype, protected: false });
+  for (const state of inProgress) {
+    // vzdump sets `protected` before pruning, on the backup still being written.
+    const isProtected = await exists(join(storage.layout.partialDir(state.archiveName), FILES.protected));
+    entries.push({ volid: storage.volid(state.archiveName), ctime: state.startTime, vmid: state.vmid, type: state.vmtype, protected: isProtected });
+  }
   const inProgressVolids = new Set(inProgress.map((state) => storage.volid(state.archiveName)));
   const marked = markPrune(entries, keep, { ...(options.vmid === undefined ? {} : { vmid: options.vmid }), ...(options.type === undefined ? {} : { type: options.type }) });
   const removed = new Set(marked.filter((entry) => entry.mark === 'remove').map((entry) => entry.volid));
