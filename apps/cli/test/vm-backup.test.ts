@@ -106,7 +106,7 @@ describe('VM backups of an offline qcow2 image', () => {
     expect(dryRun.entries).toHaveLength(3);
     expect(dryRun.entries.find((entry) => entry.volid === backups[2]?.volid)?.mark).toBe('protected');
     const text = await bp.run(['prune', '--dry-run', '--keep-last', '1']);
-    expect(text.exitCode).toBe(0);
+    expect(text.exitCode, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/VOLID\s+TIME\s+MARK/);
     expect(text.stdout).toMatch(/Would remove \d of 3 backups \(keep-last=1\), dry run: nothing changed\./);
     expect((await bp.json<ListJson>(['list'])).backups).toHaveLength(3);

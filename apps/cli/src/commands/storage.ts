@@ -45,7 +45,7 @@ export const storageAddCommand: CommandSpec = {
   usage: '<id> --path <dir> [options]',
   description: 'The settings are those of PVE\'s storage.cfg for a backup-provider storage; they are validated before anything is written.',
   options: [
-    { name: 'path', type: 'string', argument: '<dir>', description: 'directory the storage owns (created on first backup)' },
+    { name: 'path', type: 'string', argument: '<dir>', description: 'directory the storage owns (created if missing)' },
     { name: 'type', type: 'string', argument: '<type>', description: 'storage plugin type', defaultText: 'the directory example' },
     { name: 'vm-backup-mode', type: 'string', argument: '<full|incremental>', description: 'VM backup mode', defaultText: 'full' },
     { name: 'vm-backup-mechanism', type: 'string', argument: '<nbd|file-handle>', description: 'VM backup mechanism', defaultText: 'file-handle' },
