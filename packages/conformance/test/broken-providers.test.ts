@@ -1,5 +1,8 @@
 // The kit must fail providers that break one behaviour each, naming that behaviour.
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, test } from 'vitest';
 import { BpError, formatVolumeId, type BackupStorage, type BackupVolume, type StorageConfig, type VmVolumes } from '@bp/api';
 import { dirExamplePlugin, StorageLayout } from '@bp/dir-example';
@@ -101,6 +104,43 @@ function throwsOnOrphanLog(): Breakage {
   };
 }
 
+/** Ignores the job's bandwidth limit. */
+function ignoresBandwidthLimit(): Breakage {
+  return { provider: (real) => ({ backupVm: (vmid, config, volumes, { bandwidthLimit: _ignored, ...info }) => real.backupVm(vmid, config, volumes, info) }) };
+}
+
+/** Restores a stored image by converting it with qemu-img, trusting its backing file and data-file. */
+function trustsStoredImages(storage: BackupStorage<StorageConfig>): Breakage {
+  const converted = new Map<string, string>();
+  return {
+    provider: (real) => ({
+      restoreVmInit: async (volname) => {
+        const { path } = await storage.path(volname);
+        const images = (await readdir(path)).filter((name) => name.endsWith('.qcow2'));
+        const sizes = await Promise.all(
+          images.map(async (name) => {
+            const { stdout } = await execa('qemu-img', ['info', '--output=json', join(path, name)]);
+            return [name.replace(/\.qcow2$/, ''), { size: (JSON.parse(stdout) as { 'virtual-size': number })['virtual-size'] }] as const;
+          }),
+        );
+        return Object.fromEntries(sizes);
+      },
+      restoreVmVolumeInit: async (volname, device) => {
+        const { path } = await storage.path(volname);
+        const target = join(await mkdtemp(join(tmpdir(), 'bp-trusting-')), `${device}.raw`);
+        await execa('qemu-img', ['convert', '-O', 'raw', join(path, `${device}.qcow2`), target]);
+        converted.set(`${volname}/${device}`, target);
+        return { qemuImgPath: target };
+      },
+      restoreVmVolumeCleanup: async (volname, device) => {
+        const target = converted.get(`${volname}/${device}`);
+        if (target) await rm(dirname(target), { recursive: true, force: true });
+        return real.restoreVmVolumeCleanup(volname, device, {}).catch(() => {});
+      },
+    }),
+  };
+}
+
 /** Declares no notes support, yet stores notes: the declaration and the behaviour disagree. */
 function undeclaredNotes(): Breakage {
   return {
@@ -122,9 +162,23 @@ const cases: BrokenCase[] = [
   { behaviour: 'lists a backup before it is complete', scenario: 'storage.listed-after-success', variant: {}, breakage: listsPartialBackups, message: /was listed before backupCleanup\(success\)/ },
   { behaviour: 'skips discard', scenario: 'vm.discard-after-read', variant: { vmMechanism: 'file-handle' }, breakage: skipsDiscard, message: /discarded 0 of .*discard after read/ },
   { behaviour: 'keeps state only in memory between entry points', scenario: 'lifecycle.fresh-instances', variant: {}, breakage: keepsStateInMemory, message: /on a fresh provider instance failed; .* keep that state on disk/ },
-  { behaviour: 'ignores the dirty bitmap', scenario: 'vm.incremental-generations', variant: { vmMechanism: 'file-handle' }, breakage: ignoresDirtyBitmap, message: /generation 1 \(incremental\)\) differs from the source at that point in time/ },
+  { behaviour: 'ignores the dirty bitmap', scenario: 'vm.incremental-generations', variant: { vmMechanism: 'file-handle' }, breakage: ignoresDirtyBitmap, message: /generation \d \(incremental\)\) differs from the source at that point in time/ },
   { behaviour: 'builds an incremental on a missing base (H1)', scenario: 'vm.h1-failure-after-backup-vm', variant: { vmMechanism: 'nbd' }, breakage: buildsOnMissingBase, message: /the incremental after a failure that followed a successful backupVm .* differs/ },
   { behaviour: 'throws in backupHandleLogFile without backupInit', scenario: 'lifecycle.log-without-init', variant: {}, breakage: throwsOnOrphanLog, message: /backupHandleLogFile\(103\) without a preceding backupInit threw/ },
+  {
+    behaviour: 'ignores the bandwidth limit',
+    scenario: 'vm.bandwidth-limit',
+    variant: { vmMechanism: 'nbd' },
+    breakage: ignoresBandwidthLimit,
+    message: /with a bandwidth limit of 4194304 B\/s; at most 10 % above the limit/,
+  },
+  {
+    behaviour: 'trusts backing files and data-files of stored images on restore',
+    scenario: 'safety.hostile-restore-inputs',
+    variant: {},
+    breakage: trustsStoredImages,
+    message: /accepted a stored qcow2 whose backing file is .* outside the guest directory/,
+  },
   {
     behaviour: 'supports an operation it declares unsupported',
     scenario: 'storage.undeclared-refused',

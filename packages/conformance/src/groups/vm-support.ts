@@ -1,4 +1,5 @@
 import { mkdtemp } from 'node:fs/promises';
+import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import type { BackupStorage } from '@bp/api';
 import { restoreVm, type RestoredVm } from '@bp/host';
@@ -18,9 +19,23 @@ export async function newDisk(context: ScenarioContext, name = 'disk0', size = V
   return disk;
 }
 
-/** Random writes between generations. */
-export function scatter(disk: TestDisk, count = 8): Promise<void> {
-  return disk.writeRandom(randomRegions(disk.size, count, 64 * 1024));
+/** PVE's bitmap granularity: dirty extents are 4 MiB aligned. */
+const DIRTY_CHUNK = 4 * 1024 * 1024;
+
+/**
+ * Random writes between generations: two 64 KiB writes into each of two to four randomly chosen
+ * 4 MiB chunks of one parity (even by default). Such chunks are never adjacent, so the dirty
+ * bitmap always has several separate extents, and writes of the other parity never re-dirty
+ * them: a provider that copies too little cannot pass by luck.
+ */
+export async function scatter(disk: TestDisk, parity: 'even' | 'odd' = 'even'): Promise<void> {
+  const chunks = Array.from({ length: Math.floor(disk.size / DIRTY_CHUNK / 2) }, (_, index) => index * 2 + (parity === 'odd' ? 1 : 0));
+  const chosen = chunks.sort(() => Math.random() - 0.5).slice(0, randomInt(2, 5));
+  const regions = chosen.flatMap((chunk) => {
+    const chunkSize = Math.min(DIRTY_CHUNK, disk.size - chunk * DIRTY_CHUNK);
+    return randomRegions(chunkSize, 2, 64 * 1024).map((region) => ({ ...region, offset: region.offset + chunk * DIRTY_CHUNK }));
+  });
+  await disk.writeRandom(regions);
 }
 
 /** Runs a VM backup that must succeed; returns the outcome with its volume names. */

@@ -218,7 +218,8 @@ const failureAfterBackupVm: Scenario = {
     if (failed.guest.volid && (await storage.listVolumes({ vmid: 406 })).some((volume) => volume.volid === failed.guest.volid)) {
       await expectRestoreEquals(context, storage, failed.guest.volid, [atFailure], 'the backup whose prune step failed, which the provider kept');
     }
-    await scatter(disk);
+    // Other chunks than before the failure: the next incremental must not re-read those by chance.
+    await scatter(disk, 'odd');
     const next = await backupPoint(context, storage, { vmid: 406, disks: [disk] }, 'after-failure');
     await expectRestoreEquals(context, storage, next.volid, next.expected, 'the incremental after a failure that followed a successful backupVm (QEMU reset the bitmap, spec H1)');
   },
