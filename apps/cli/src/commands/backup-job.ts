@@ -19,13 +19,14 @@ export const BACKUP_JOB_OPTIONS: readonly OptionSpec[] = [
 
 /** The job options from the shared backup options (validated before anything runs). */
 export function jobOptionsFrom(values: Record<string, unknown>): { bwlimitKiB?: number; notesTemplate?: string; protected?: boolean; prune?: string } {
-  const bwlimit = stringValue(values, 'bwlimit');
+  const bwlimitText = stringValue(values, 'bwlimit');
+  const bytesPerSecond = bwlimitText === undefined ? undefined : parseBandwidth(bwlimitText);
   const prune = stringValue(values, 'prune');
   if (prune !== undefined) parsePruneOptions(prune);
   const notes = stringValue(values, 'notes');
   return {
-    ...(bwlimit === undefined ? {} : { bwlimitKiB: Math.max(1, Math.round(parseBandwidth(bwlimit) / 1024)) }),
-    ...(bwlimit !== undefined && parseBandwidth(bwlimit) === 0 ? { bwlimitKiB: 0 } : {}),
+    // The host takes KiB/s like vzdump; 0 = unlimited, anything else at least 1 KiB/s.
+    ...(bytesPerSecond === undefined ? {} : { bwlimitKiB: bytesPerSecond === 0 ? 0 : Math.max(1, Math.round(bytesPerSecond / 1024)) }),
     ...(notes === undefined ? {} : { notesTemplate: notes }),
     ...(values.protected === true ? { protected: true } : {}),
     ...(prune === undefined ? {} : { prune }),
