@@ -14,7 +14,7 @@ export async function timed(command, args, options = {}) {
   if (result.isCanceled) throw new Error(`${command} was interrupted`);
   const seconds = (performance.now() - started) / 1000;
   if (result.exitCode !== 0) throw new Error(`${command} ${args.join(' ')} failed (${result.exitCode}): ${result.stderr}`);
-  return { seconds, stdout: result.stdout };
+  return { seconds, stdout: result.stdout, stderr: result.stderr };
 }
 
 export function median(values) {

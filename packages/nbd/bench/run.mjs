@@ -13,10 +13,10 @@ import { allocatedDataBytes, formatGiB, formatMiB, median, parseSize, setCancelS
 
 // Run from a private copy of dist/, so a concurrent `turbo build` (tsup cleans dist/) cannot
 // pull the code from under a running benchmark.
-const snapshot = fileURLToPath(new URL('./.dist-snapshot/', import.meta.url));
+const snapshot = fileURLToPath(new URL(`./.dist-snapshot-${process.pid}/`, import.meta.url));
 await rm(snapshot, { recursive: true, force: true });
 await cp(fileURLToPath(new URL('../dist/', import.meta.url)), snapshot, { recursive: true });
-const nbd = await import(new URL('./.dist-snapshot/index.js', import.meta.url).href);
+const nbd = await import(new URL(`./.dist-snapshot-${process.pid}/index.js`, import.meta.url).href);
 const { startQemuNbd } = nbd;
 
 const env = process.env;
@@ -35,8 +35,6 @@ const targetCache = env.BP_BENCH_TARGET_CACHE ?? 'writeback';
 const interrupt = new AbortController();
 for (const name of ['SIGINT', 'SIGTERM']) process.once(name, () => interrupt.abort());
 setCancelSignal(interrupt.signal);
-const bpCopy = fileURLToPath(new URL('./bp-copy.mjs', import.meta.url));
-const hasQcow2Writer = typeof nbd.createQcow2Target === 'function';
 
 await mkdir(dir, { recursive: true });
 const stem = `${env.BP_BENCH_SIZE ?? '4G'}-${seed}-v2`;
@@ -54,7 +52,7 @@ console.error(`source: ${formatGiB(size)}, ${formatGiB(sourceData)} stored data;
 const source = await startQemuNbd({ image: sourceImage, format: 'qcow2', readOnly: true, bitmaps: ['b0', 'b4'], shared: 16, signal: interrupt.signal });
 const results = [];
 let peakRssKiB = 0;
-/** In-process copy times of bp runs (connect to flush), as a provider calling copyRegions sees them. */
+/** Copy-engine times of bp runs (copyRegions incl. final flush), as a provider calling it in-process sees them. */
 let inProcess = [];
 const allocation = [];
 
@@ -73,11 +71,19 @@ function serveTarget(image) {
   return startQemuNbd({ image, format: 'qcow2', cache: targetCache, aio: 'threads', discard: 'unmap', shared: 16, signal: interrupt.signal });
 }
 
-async function runBp(options) {
-  const { seconds, stdout } = await timed('node', [bpCopy, JSON.stringify({ source: source.uri, ...tuning, ...options }), snapshot]);
-  const report = JSON.parse(stdout.trim().split('\n').at(-1));
-  peakRssKiB = Math.max(peakRssKiB, report.maxRssKiB);
-  inProcess.push(report.copySeconds);
+/** Runs the `bp-nbd copy` CLI (from the snapshot) under /usr/bin/time; returns wall seconds. */
+async function runBp({ bitmap, destination, backing, targetIsZero }) {
+  const args = ['-f', '%M', 'node', join(snapshot, 'cli.js'), 'copy', '--json'];
+  if (bitmap) args.push('--bitmap', bitmap);
+  if (backing) args.push('--backing', backing);
+  if (targetIsZero) args.push('--target-is-zero');
+  if (tuning.requestSize) args.push('--request-size', String(tuning.requestSize));
+  if (tuning.inFlight) args.push('--requests', String(tuning.inFlight));
+  if (tuning.connections) args.push('--connections', String(tuning.connections));
+  const { seconds, stdout, stderr } = await timed('/usr/bin/time', [...args, source.uri, destination]);
+  const stats = JSON.parse(stdout.trim().split('\n').at(-1));
+  peakRssKiB = Math.max(peakRssKiB, Number(stderr.trim().split('\n').at(-1)));
+  inProcess.push(stats.durationMs / 1000);
   return seconds;
 }
 
@@ -89,17 +95,17 @@ const tools = {
       async run(target) {
         const server = await serveTarget(target);
         try {
-          return await runBp({ target: { kind: 'nbd', uri: server.uri, zeroInitialized: true } });
+          return await runBp({ destination: server.uri, targetIsZero: true });
         } finally {
           await server.stop();
         }
       },
     },
-    hasQcow2Writer && {
+    {
       name: 'bp → qcow2 file (direct writer)',
       bp: true,
       fresh: false,
-      run: (target) => runBp({ target: { kind: 'qcow2', path: target } }),
+      run: (target) => runBp({ destination: target }),
     },
     {
       name: 'nbdcopy --flush → qemu-nbd target',
@@ -137,18 +143,18 @@ function incrementalTools(bitmap, base) {
       async run(target) {
         const server = await serveTarget(target);
         try {
-          return await runBp({ bitmap, target: { kind: 'nbd', uri: server.uri, zeroInitialized: false } });
+          return await runBp({ bitmap, destination: server.uri });
         } finally {
           await server.stop();
         }
       },
     },
-    hasQcow2Writer && {
+    {
       name: 'bp → qcow2 overlay file (direct writer)',
       bp: true,
       base,
       fresh: false,
-      run: (target) => runBp({ bitmap, target: { kind: 'qcow2', path: target, backingFile: base } }),
+      run: (target) => runBp({ bitmap, destination: target, backing: base }),
     },
     {
       // The best peer built from stock tools: the dirty map as an nbdkit extent list, so one
@@ -236,8 +242,8 @@ for (const kind of Object.keys(tools)) {
     lines.push(`| ${kind} | ${row.tool}${row.durablePeer ? ' (durable peer)' : ''} | ${row.median.toFixed(2)} | ${row.min.toFixed(2)} | ${row.max.toFixed(2)} | ${(row.median / best).toFixed(2)}× | ${row.inProcess?.toFixed(2) ?? ''} | ${row.inProcess ? `${(row.inProcess / best).toFixed(2)}×` : ''} |`);
   }
 }
-lines.push('', 'Times are wall times of whole processes (bp: a node process running bench/bp-copy.mjs). "bp in-process" is the same copy timed inside that process from connecting to the final flush, as a provider calling copyRegions sees it.');
-lines.push('', `Peak RSS of a bp copy process: ${formatMiB(peakRssKiB * 1024)}.`);
+lines.push('', 'Times are wall times of whole processes (bp: the `bp-nbd copy` CLI). "bp in-process" is the copy engine\'s own time inside that process (copyRegions including the final flush), as a provider calling it in-process sees it; the difference is Node start-up and module loading.');
+lines.push('', `Peak RSS of a bp-nbd copy process: ${formatMiB(peakRssKiB * 1024)}.`);
 for (const entry of allocation) lines.push(`Target data allocation, ${entry.tool}: ${formatMiB(entry.bytes)} = ${(entry.bytes / sourceData).toFixed(3)}× the source's stored data.`);
 const table = `${lines.join('\n')}\n`;
 process.stdout.write(table);
