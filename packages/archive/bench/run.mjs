@@ -1,5 +1,5 @@
 // Benchmark of @bp/archive against plain GNU tar and mksquashfs on the same tree, same run.
-// Env: BP_BENCH_SIZE_MIB (2048), BP_BENCH_RUNS (3), BP_BENCH_RATE_MIB (50), BP_BENCH_DIR (<tmp>/bp-archive-bench),
+// Env: BP_BENCH_SIZE_MIB (2048), BP_BENCH_RUNS (5), BP_BENCH_RATE_MIB (50), BP_BENCH_DIR (<tmp>/bp-archive-bench),
 // BP_BENCH_SQUASHFS_COMP (lz4: keeps the run short on 2 cores; both sides use the same). `--write-results` also writes bench/results.md.
 import { createWriteStream } from 'node:fs';
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
@@ -19,7 +19,7 @@ const archive = await import(new URL('./.dist-snapshot/index.js', import.meta.ur
 const MiB = 1024 * 1024;
 const env = process.env;
 const sizeMiB = Number(env.BP_BENCH_SIZE_MIB ?? 2048);
-const runs = Number(env.BP_BENCH_RUNS ?? 3);
+const runs = Number(env.BP_BENCH_RUNS ?? 5);
 const rateMiB = Number(env.BP_BENCH_RATE_MIB ?? 50);
 const squashfsCompression = env.BP_BENCH_SQUASHFS_COMP ?? 'lz4';
 const dir = env.BP_BENCH_DIR ?? join(tmpdir(), 'bp-archive-bench');
