@@ -1,3 +1,4 @@
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ListJson } from '../src/index.js';
@@ -36,5 +37,22 @@ describe('Ctrl-C during a backup', () => {
     expect(await mountsUnder(bp.root)).toEqual([]);
     const list = await bp.json<ListJson>(['list']);
     expect(list.backups).toEqual([]);
+  });
+
+  it('aborts a restore cleanly: exit 130, the target removed, no helper process left', async () => {
+    const backup = await bp.json<{ volid: string }>(['backup', 'vm', '100', '--disk', `scsi0=${disk}`]);
+    const target = join(bp.root, 'restored');
+    const child = bp.spawn(['restore', backup.volid, '--to', target, '--bwlimit', '1M']);
+    // qemu-img convert names the target image on its command line.
+    const started = await waitFor(async () => (await processesMentioning(target)).length > 0, 60_000);
+    expect(started).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    child.kill('SIGINT');
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    expect(String(result.stderr)).not.toMatch(/\n\s+at /);
+    expect(await processesMentioning(bp.root)).toEqual([]);
+    expect(await mountsUnder(bp.root)).toEqual([]);
+    await expect(access(target)).rejects.toThrow();
   });
 });

@@ -8,6 +8,8 @@ export interface VmRestoreRequest {
   volid: string;
   targetDir: string;
   format: 'qcow2' | 'raw';
+  /** KiB/s for `qemu-img convert`; absent = unlimited. */
+  bwlimitKiB?: number;
   log: LogFunction;
   onProgress?: (device: string, percent: number) => void;
   signal: AbortSignal;
@@ -20,6 +22,8 @@ export interface ContainerRestoreRequest {
   targetDir: string;
   /** Host ID ranges of the restored tree; default: the backup's `lxc.idmap`, else PVE's 0 -> 100000. */
   idMap?: IdMapEntry[];
+  /** KiB/s for reading the archive; absent = unlimited. */
+  bwlimitKiB?: number;
   log: LogFunction;
   signal: AbortSignal;
 }
