@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compareImages } from '../src/demo/compare-images.js';
+import { demoSummary } from '../src/demo/demo-command.js';
+import type { DemoJson } from '../src/index.js';
 import { createSampleTree } from '../src/demo/sample-tree.js';
 import { manifestDifferences, treeManifest } from '../src/demo/tree-manifest.js';
 import { createQcow2, snapshotRaw, writeRandom } from './helpers/images.js';
@@ -40,5 +42,28 @@ describe('demo verification', () => {
     expect(problems).toContain('home/user/data-hardlink.bin: missing');
     expect(problems.some((problem) => problem.startsWith('etc/hostname: content differs'))).toBe(true);
     expect(problems.some((problem) => problem.startsWith('home/user/data.bin: links differs'))).toBe(true);
+  });
+
+  it('the summary shows every row, and failed rows and the verdict when a check failed', () => {
+    const step = { volid: 'demo:backup/100/qemu-2026-11-26T20:00:00Z', bytesCopied: 3 * 1024 * 1024, durationMs: 1500, throughput: 2_097_152, problem: null };
+    const json: DemoJson = {
+      storage: 'demo',
+      storagePath: '/data/storages/demo',
+      workDir: '/tmp/bp-demo-x',
+      ok: true,
+      containerIdShift: 0,
+      steps: [
+        { ...step, backup: 'vm 100 full', kind: 'vm full', verified: true },
+        { ...step, backup: 'ct 200', kind: 'ct tar', verified: true, volid: 'demo:backup/200/lxc-2026-11-26T20:00:01Z' },
+      ],
+    };
+    const text = demoSummary(json);
+    expect(text).toMatch(/^BACKUP\s+KIND\s+BYTES COPIED\s+TIME\s+THROUGHPUT\s+VERIFIED\n/);
+    expect(text).toMatch(/vm 100 full\s+vm full\s+3\.0 MiB\s+1\.5 s\s+2\.0 MiB\/s\s+yes/);
+    expect(text).toContain('Every restore is identical');
+    expect(text).toContain('bp list --storage demo');
+    const failed = demoSummary({ ...json, ok: false, steps: [{ ...step, backup: 'vm 100 full', kind: 'vm full', verified: false, problem: 'content differs' }] });
+    expect(failed).toContain('NO: content differs');
+    expect(failed).toContain('VERIFICATION FAILED');
   });
 });

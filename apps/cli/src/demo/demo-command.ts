@@ -11,7 +11,8 @@ import { blockingDirectory } from '../commands/reachable-by.js';
 
 const MiB = 1024 * 1024;
 
-function summary(json: DemoJson): string {
+/** The human summary of a demo run: the table, the verdict and how to explore the storage. */
+export function demoSummary(json: DemoJson): string {
   const table = renderTable(
     [
       { header: 'BACKUP', value: (step: DemoStepJson) => step.backup },
@@ -74,6 +75,6 @@ export const demoCommand: CommandSpec = {
       ctid: 200,
       unprivileged,
     });
-    return { json, text: summary(json), exitCode: json.ok ? 0 : 1 };
+    return { json, text: demoSummary(json), exitCode: json.ok ? 0 : 1 };
   },
 };
