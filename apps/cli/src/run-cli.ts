@@ -1,6 +1,6 @@
 import { BpError, toBpError } from '@bp/api';
 import type { CommandContext, CommandSpec } from './args/command-spec.js';
-import { commandHelp, mainHelp } from './args/help-text.js';
+import { commandHelp, groupHelp, mainHelp } from './args/help-text.js';
 import { parseCommandLine, type ParsedCommandLine } from './args/parse-command-line.js';
 import type { CliIo } from './cli-io.js';
 import { COMMANDS } from './commands/index.js';
@@ -48,7 +48,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   if (!command) {
     if (global.help) {
-      io.stdout.write(mainHelp(COMMANDS));
+      const group = parsed.positionals[0];
+      io.stdout.write(group ? groupHelp(group, COMMANDS) : mainHelp(COMMANDS));
       return EXIT_CODES.success;
     }
     io.stderr.write(mainHelp(COMMANDS));

@@ -32,6 +32,9 @@ describe('help', () => {
     for (const option of ['--disk', '--qmp', '--mode', '--mechanism', '--bwlimit', '--notes', '--protected', '--prune']) expect(result.stdout).toContain(option);
     expect(result.stdout).toContain('$ bp backup vm 100 --disk scsi0=./disk.qcow2');
     expect((await bp.run(['help', 'prune'])).stdout).toContain('--dry-run');
+    const group = await bp.run(['backup', '--help']);
+    expect(group.exitCode).toBe(0);
+    expect(group.stdout).toMatch(/^Usage: bp backup <vm\|ct>/);
   });
 
   it('prints the version', async () => {

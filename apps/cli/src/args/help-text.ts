@@ -73,3 +73,12 @@ export function mainHelp(commands: readonly CommandSpec[]): string {
   );
   return `${lines.join('\n')}\n`;
 }
+
+/** The help of a command group (`bp backup --help`): its subcommands with their usage. */
+export function groupHelp(group: string, commands: readonly CommandSpec[]): string {
+  const members = commands.filter((command) => command.name.startsWith(`${group} `));
+  const lines = [`Usage: bp ${group} <${members.map((command) => command.name.slice(group.length + 1)).join('|')}> ...`, ''];
+  for (const command of members) lines.push(`  bp ${command.name} ${command.usage}`, `      ${command.summary}`);
+  lines.push('', `Run \`bp ${group} <subcommand> --help\` for the options.`);
+  return `${lines.join('\n')}\n`;
+}
