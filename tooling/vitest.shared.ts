@@ -3,8 +3,12 @@ import { defineConfig, type ViteUserConfig } from 'vitest/config';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-/** Workspace packages resolve to their sources in tests, so tests never depend on a stale build. */
+/**
+ * Workspace packages resolve to their sources in tests, so tests never depend on a stale build.
+ * Subpath entries come before their package: the first matching key wins.
+ */
 export const workspaceAliases: Record<string, string> = {
+  '@bp/api/errors': `${root}packages/api/src/errors/index.ts`,
   '@bp/api': `${root}packages/api/src/index.ts`,
   '@bp/nbd': `${root}packages/nbd/src/index.ts`,
   '@bp/archive': `${root}packages/archive/src/index.ts`,

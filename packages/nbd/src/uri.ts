@@ -1,4 +1,4 @@
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 
 /** Where an NBD server listens. */
 export type NbdEndpoint = { transport: 'unix'; socketPath: string } | { transport: 'tcp'; host: string; port: number };

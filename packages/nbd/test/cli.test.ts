@@ -116,4 +116,22 @@ describe('bp-nbd', () => {
     const usage = await execa('node', [bin, 'map'], { reject: false });
     expect(usage.exitCode).toBe(2);
   });
+
+  test('the built bin starts without loading zod or execa', async () => {
+    // Start-up time of the bin is mostly module loading: a resolve hook fails any import of them.
+    const bin = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+    const hook = `export async function resolve(specifier, context, next) {
+      if (/^(zod|execa)(\\/|$)/.test(specifier)) throw new Error('bp-nbd loaded ' + specifier);
+      return next(specifier, context);
+    }`;
+    const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});`;
+    const importHook = `data:text/javascript,${encodeURIComponent(register)}`;
+    const help = await execa('node', ['--import', importHook, bin, '--help'], { reject: false });
+    expect(help.stderr).not.toContain('bp-nbd loaded');
+    expect(help.exitCode).toBe(0);
+    // The hook itself works: the package's main entry does load execa.
+    const main = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+    const library = await execa('node', ['--import', importHook, main], { reject: false });
+    expect(library.stderr).toContain('bp-nbd loaded execa');
+  });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { NbdClient } from '@bp/nbd';
 import { makeTempDir } from './helpers/temp-dir.js';
 import { startNbdkit, type NbdkitServer } from './helpers/nbdkit.js';

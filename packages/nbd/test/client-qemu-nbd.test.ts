@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { NbdClient, startQemuNbd, type QemuNbdServer } from '@bp/nbd';
 import { createQcow2, qemuIo, readImage, writeRandom } from './helpers/images.js';
 import { makeTempDir } from './helpers/temp-dir.js';

@@ -3,7 +3,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import {
   allocatedRegions,
   copyRegions,

@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { BpError, type ErrorCode } from '@bp/api';
+import { BpError, type ErrorCode } from '@bp/api/errors';
 import { NbdClient } from '@bp/nbd';
 import { chunk, dataPayload, type FakeRequest, simpleReply, startFakeServer } from './helpers/fake-server.js';
 import { makeTempDir } from './helpers/temp-dir.js';

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { formatNbdUri, parseNbdUri } from '@bp/nbd';
 
 describe('parseNbdUri', () => {

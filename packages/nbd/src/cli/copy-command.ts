@@ -1,9 +1,10 @@
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { NbdClient } from '../client/nbd-client.js';
 import { copyRegions, type CopyProgress, type CopyStats } from '../copy/copy-regions.js';
 import { createFileTarget } from '../copy/file-target.js';
 import { createNbdTarget } from '../copy/nbd-target.js';
-import { createQcow2Target } from '../qcow2/index.js';
+// Straight from the target module: the qcow2 barrel also exports the qemu-backed image reader (execa).
+import { createQcow2Target } from '../qcow2/qcow2-target.js';
 import type { CopyTarget } from '../copy/target.js';
 import { allocatedRegions, dataBytes, dirtyBitmapContext, dirtyRegions, wholeRegion } from '../extents/regions.js';
 import type { Region } from '../extents/region.js';

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { BpError, toBpError } from '@bp/api';
+import { BpError, toBpError } from '@bp/api/errors';
 import { copyCommand } from './copy-command.js';
 import { infoCommand } from './info-command.js';
 import { type NbdCliIo, UsageError } from './io.js';

@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { RangeSet } from '../extents/range-set.js';
 import { ByteQueue, Command, type CommandType, encodeRequest } from '../protocol/index.js';
 import { closedError } from './errors.js';

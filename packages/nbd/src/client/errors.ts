@@ -1,4 +1,4 @@
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { NbdErrno } from '../protocol/index.js';
 
 /** A protocol violation by the server: the connection cannot be trusted any more. */

@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { ByteQueue } from '../protocol/index.js';
 import { closedError } from './errors.js';
 import type { SocketSink } from './socket.js';

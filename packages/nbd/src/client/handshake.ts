@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import {
   DEFAULT_MAX_PAYLOAD,
   HandshakeFlag,

@@ -1,4 +1,4 @@
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { Command, CommandFlag, TransmissionFlag } from '../protocol/index.js';
 import { type NbdAddress, type NbdEndpoint, parseNbdUri } from '../uri.js';
 import { NbdConnection, type RequestArguments } from './connection.js';

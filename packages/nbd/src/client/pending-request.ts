@@ -1,4 +1,4 @@
-import type { BpError } from '@bp/api';
+import type { BpError } from '@bp/api/errors';
 import type { RangeSet } from '../extents/range-set.js';
 import type { CommandType } from '../protocol/index.js';
 

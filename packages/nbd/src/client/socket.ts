@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import type { NbdEndpoint } from '../uri.js';
 import { closedError } from './errors.js';
 

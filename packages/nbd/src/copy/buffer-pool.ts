@@ -1,4 +1,4 @@
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 
 /**
  * A fixed set of reusable buffers. `acquire` waits for a free one, so memory stays at

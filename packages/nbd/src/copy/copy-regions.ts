@@ -1,4 +1,4 @@
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { NbdClient } from '../client/nbd-client.js';
 import type { Region } from '../extents/region.js';
 import { BandwidthLimiter } from './bandwidth-limiter.js';

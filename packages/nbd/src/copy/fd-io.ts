@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { promisify } from 'node:util';
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 
 const read = promisify(fs.read);
 const write = promisify(fs.write);

@@ -1,4 +1,4 @@
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { closeFd, fileError, fstat, openFd, readFully } from './fd-io.js';
 import type { CopySource } from './source.js';
 

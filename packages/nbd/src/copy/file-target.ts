@@ -1,4 +1,4 @@
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { closeFd, fdatasync, fileError, fstat, ftruncate, openFd, writeFully } from './fd-io.js';
 import type { CopyTarget } from './target.js';
 

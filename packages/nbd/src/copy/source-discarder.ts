@@ -1,4 +1,4 @@
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { RangeSet } from '../extents/range-set.js';
 import type { CopySource } from './source.js';
 

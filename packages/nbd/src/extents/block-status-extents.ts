@@ -1,4 +1,4 @@
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import type { NbdClient } from '../client/nbd-client.js';
 import type { Extent } from '../client/pending-request.js';
 import { protocolError } from '../client/errors.js';

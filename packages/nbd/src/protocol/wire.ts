@@ -1,4 +1,4 @@
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { REQUEST_HEADER_SIZE, REQUEST_MAGIC, type CommandType } from './constants.js';
 
 const TWO_32 = 2 ** 32;

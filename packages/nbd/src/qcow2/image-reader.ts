@@ -1,4 +1,4 @@
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { NbdClient } from '../client/index.js';
 import { startQemuNbd, type QemuNbdServer } from '../qemu/index.js';
 

@@ -1,4 +1,4 @@
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { MAX_BACKING_NAME_BYTES } from './format.js';
 
 /** Options for `createQcow2Target`. */

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import type { CopyTarget } from '../copy/target.js';

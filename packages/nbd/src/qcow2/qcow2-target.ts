@@ -1,5 +1,5 @@
 import { open, rm, type FileHandle } from 'node:fs/promises';
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import type { CopyTarget } from '../copy/target.js';
 import { ClusterLocks } from './cluster-locks.js';
 import { ClusterMap } from './cluster-map.js';

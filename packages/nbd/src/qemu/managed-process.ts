@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { execa, type ResultPromise } from 'execa';
 import { registerChild, unregisterChild } from './child-registry.js';
 import { createPrivateDir, removePrivateDir } from './private-dir.js';

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { startManagedProcess, stopOnAbort } from './managed-process.js';
 
 /** Options for {@link startQemuNbd}. */

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { createConnection, type Socket } from 'node:net';
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 
 /** An asynchronous QMP event. */
 export interface QmpEvent {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { startManagedProcess, stopOnAbort } from './managed-process.js';
 import { QmpClient } from './qmp-client.js';
 

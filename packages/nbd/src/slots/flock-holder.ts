@@ -1,4 +1,4 @@
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { execa } from 'execa';
 
 /** A held flock(2) lock; released by {@link HeldFlock.release} or when this process dies. */

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NBD_MODULE_REMEDY, reserveNbdSlot } from './nbd-slot.js';

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { access, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { acquireFlock, type HeldFlock } from './flock-holder.js';
 import { latestReservedIndex, readReservations, validReservations, writeReservations, type NbdReservation } from './reservations.js';
 import { nbdSlotPaths, type NbdSlotPaths, type NbdSlotRoots } from './slot-paths.js';

@@ -1,4 +1,4 @@
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { execa } from 'execa';
 import type { NbdConnectResult } from './nbd-slot.js';
 
