@@ -1,8 +1,9 @@
 import { rm } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { BpError } from '@bp/api';
-import { copyRegions, createNbdTarget, createQcow2Target, NbdClient, startQemuNbd, type CopyStats, type CopyTarget } from '@bp/nbd';
+import { copyRegions, createQcow2Target, openImageReader, type CopyStats, type CopyTarget, type Qcow2TargetOptions } from '@bp/nbd';
+import { readQcow2Header } from '../restore/qcow2-header.js';
 import { fsyncPath } from '../util/durable-fs.js';
-import { runTool } from '../util/run-tool.js';
 import type { OpenSource } from './region-sources.js';
 
 /** Options of {@link writeImage}. */
@@ -20,16 +21,19 @@ export interface WriteImageOptions {
   onWarning?: (message: string) => void;
 }
 
+const MIN_CLUSTER_SIZE = 64 * 1024;
+const MAX_CLUSTER_SIZE = 2 * 1024 * 1024;
+
 /**
- * Creates a full image with the direct qcow2 writer, at the smallest cluster size (64 KiB up to
- * 2 MiB) whose metadata the writer can lay out for this disk size.
+ * Creates an image with the direct qcow2 writer, at the smallest cluster size from `firstClusterSize`
+ * up to 2 MiB whose metadata the writer can lay out for this disk size.
  */
-async function createFullImage(path: string, size: number): Promise<CopyTarget> {
-  for (let clusterSize = 64 * 1024; ; clusterSize *= 2) {
+async function createImageTarget(options: Omit<Qcow2TargetOptions, 'clusterSize'>, firstClusterSize: number): Promise<CopyTarget> {
+  for (let clusterSize = firstClusterSize; ; clusterSize *= 2) {
     try {
-      return await createQcow2Target({ path, size, clusterSize });
+      return await createQcow2Target({ ...options, clusterSize });
     } catch (error) {
-      if (clusterSize >= 2 * 1024 * 1024 || !BpError.hasCode(error, 'BP_INVALID_ARGUMENT') || !/larger cluster size/.test((error as Error).message)) throw error;
+      if (clusterSize >= MAX_CLUSTER_SIZE || !BpError.hasCode(error, 'BP_INVALID_ARGUMENT') || !/larger cluster size/.test((error as Error).message)) throw error;
     }
   }
 }
@@ -51,28 +55,39 @@ async function copyInto(source: OpenSource, target: CopyTarget, options: WriteIm
 }
 
 /**
+ * Writes an incremental: a qcow2 overlay of the previous image, directly, at the previous image's
+ * cluster size (so dirty-bitmap granules line up with the backing clusters). A write that covers
+ * only part of a cluster is completed from the previous image's chain through a read-only qemu-nbd
+ * that starts on the first such write only and is always stopped.
+ */
+async function writeIncremental(source: OpenSource, backingFile: string, options: WriteImageOptions): Promise<CopyStats> {
+  const previous = resolve(dirname(options.imagePath), backingFile);
+  const previousClusterSize = 2 ** (await readQcow2Header(previous)).clusterBits;
+  // Format forced to qcow2 (never probed); qemu-nbd opens the whole backing chain read-only.
+  const reader = openImageReader(previous, 'qcow2');
+  try {
+    const target = await createImageTarget(
+      { path: options.imagePath, size: options.size, backingFile, backingFormat: 'qcow2', readBacking: (offset, length) => reader.read(offset, length) },
+      Math.min(Math.max(previousClusterSize, MIN_CLUSTER_SIZE), MAX_CLUSTER_SIZE),
+    );
+    return await copyInto(source, target, options);
+  } finally {
+    await reader.close();
+  }
+}
+
+/**
  * Writes one device image with @bp/nbd's copy engine (zero detection, discard after read,
- * bandwidth limit). A full image is written directly as qcow2 (no helper process); an
- * incremental is a qcow2 overlay of the previous image, written through a private qemu-nbd
- * socket so that partial clusters are completed from the backing image (userspace, no /dev/nbdN).
- * Flushes and fsyncs; removes the file on failure.
+ * bandwidth limit) and its direct qcow2 writer (no helper process for aligned writes). A full
+ * image stands alone; an incremental is a qcow2 overlay of the previous image (see
+ * {@link writeIncremental}). Flushes and fsyncs; removes the file on failure.
  */
 export async function writeImage(source: OpenSource, options: WriteImageOptions): Promise<CopyStats> {
   try {
-    let stats: CopyStats;
-    if (options.backingFile === undefined) {
-      stats = await copyInto(source, await createFullImage(options.imagePath, options.size), options);
-    } else {
-      // -u: the backing image was validated already; qemu-img need not open it to learn a size.
-      await runTool('qemu-img', ['create', '-q', '-f', 'qcow2', '-u', '-b', options.backingFile, '-F', 'qcow2', options.imagePath, String(options.size)], 'BP_QEMU_FAILED', `create ${options.imagePath}`);
-      const server = await startQemuNbd({ image: options.imagePath, format: 'qcow2', discard: 'unmap', cache: 'writeback', ...(options.signal ? { signal: options.signal } : {}) });
-      try {
-        const client = await NbdClient.connect(server.uri, options.signal ? { signal: options.signal } : {});
-        stats = await copyInto(source, createNbdTarget(client, { zeroInitialized: false, closeClient: true }), options);
-      } finally {
-        await server.stop();
-      }
-    }
+    const stats =
+      options.backingFile === undefined
+        ? await copyInto(source, await createImageTarget({ path: options.imagePath, size: options.size }, MIN_CLUSTER_SIZE), options)
+        : await writeIncremental(source, options.backingFile, options);
     await fsyncPath(options.imagePath);
     return stats;
   } catch (error) {
