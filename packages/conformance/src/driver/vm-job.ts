@@ -1,5 +1,6 @@
 import type { BackupStorage, VmVolumes } from '@bp/api';
 import { openVm, runBackupJob, type BackupJobOptions, type GuestResult, type JobResult, type SnapshotAccess, type VmAccessOpener } from '@bp/host';
+import { BackupSecondGate } from './backup-second-gate.js';
 import { ProviderLog } from './provider-log.js';
 
 /** Points where a VM scenario looks at or acts on the snapshot access. */
@@ -70,19 +71,13 @@ function hookedOpener(hooks: VmAccessHooks): VmAccessOpener {
   };
 }
 
-const lastBackupSecond = new Map<string, number>();
-
-/** Backup times are whole seconds: wait until a new second so two backups of a guest never share a name. */
-async function nextSecond(key: string): Promise<void> {
-  const last = lastBackupSecond.get(key);
-  while (last !== undefined && Math.floor(Date.now() / 1000) <= last) await new Promise((resolve) => setTimeout(resolve, 100));
-  lastBackupSecond.set(key, Math.floor(Date.now() / 1000));
-}
+const backupSeconds = new BackupSecondGate();
 
 /** Runs a one-guest backup job for a VM made of `run.disks` (offline qcow2 images) through the host. */
 export async function runVmBackup(storage: BackupStorage, run: VmBackupRun, signal?: AbortSignal): Promise<VmBackupOutcome> {
   const log = new ProviderLog();
-  await nextSecond(`${storage.storeId}/${run.vmid}`);
+  const key = `${storage.storeId}/${run.vmid}`;
+  await backupSeconds.before(key);
   let backupVmStart: number | undefined;
   let backupVmMs: number | undefined;
   const job = await runBackupJob({
@@ -104,7 +99,7 @@ export async function runVmBackup(storage: BackupStorage, run: VmBackupRun, sign
       else if (backupVmStart !== undefined && backupVmMs === undefined) backupVmMs = Date.now() - backupVmStart;
     },
     ...(signal ? { signal } : {}),
-  });
+  }).finally(() => backupSeconds.after(key));
   const guest = job.guests[0]!;
   return { guest, job, log, backupVmMs, reachedBackupVm: backupVmStart !== undefined };
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { BpError } from '@bp/api/errors';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { startQmpProcess } from './qmp-process.js';
 import { startQemuSystem } from './qemu-system.js';
 import { startStorageDaemon } from './storage-daemon.js';
 import { processExists, qemuImgCreate, useScratchDir } from './test-support.js';
@@ -70,6 +71,13 @@ describe('startStorageDaemon', () => {
       await daemon.stop();
     }
     expect(existsSync(daemon.dir)).toBe(false);
+  });
+
+  it('reports the stderr of a process that closes its monitor and dies during start-up', async () => {
+    const standIn = join(import.meta.dirname, 'fixtures', 'monitor-then-die.mjs');
+    const error = await startQmpProcess(standIn, (socket) => [socket], {}).catch((caught: unknown) => caught);
+    expect(BpError.hasCode(error, 'BP_QEMU_FAILED')).toBe(true);
+    expect(String((error as BpError).details.stderr)).toContain('Could not open /nonexistent/bp-missing');
   });
 
   it('reports start-up failures with the daemon stderr and leaves no directory', async () => {

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { BpError } from '@bp/api/errors';
 import { startManagedProcess, stopOnAbort } from './managed-process.js';
 import { QmpClient } from './qmp-client.js';
@@ -40,15 +40,18 @@ export async function startQmpProcess(
   let qmp: QmpClient | undefined;
   const managed = await startManagedProcess({
     command,
-    dirPrefix: `bp-${command}`,
+    dirPrefix: `bp-${basename(command)}`,
     args: (dir) => [...baseArgs(join(dir, QMP_SOCKET_NAME)), ...(options.args ?? [])],
     isReady: async (dir) => {
       try {
         qmp = await QmpClient.connect(join(dir, QMP_SOCKET_NAME));
         return true;
       } catch (error) {
-        // Not listening yet: keep polling. Anything else (bad greeting, timeout) is fatal.
+        // Not listening yet: keep polling.
         if (BpError.hasCode(error, 'BP_QEMU_FAILED') && ['ENOENT', 'ECONNREFUSED'].includes(String(error.details.errno))) return false;
+        // The monitor accepted and then closed: the process is usually dying of a bad argument.
+        // Keep polling so the start-up loop reports its exit together with its stderr.
+        if (BpError.hasCode(error, 'BP_QEMU_FAILED')) return false;
         throw error;
       }
     },
