@@ -100,3 +100,18 @@ describe('untrusted archives are checked before anything is extracted', () => {
     expect(await readdir(target)).toEqual([]);
   });
 });
+
+describe('extracting through the rate limiter', () => {
+  // tar stops reading at the end-of-archive marker and exits 0; whatever follows it (record
+  // padding, appended data) may still be in flight, so the feeding side sees a closed pipe.
+  it('succeeds when tar exits before reading data that follows the end-of-archive marker', async () => {
+    const archive = join(work.path, 'padded.tar');
+    await writeArchive(archive, benign);
+    const { appendFile } = await import('node:fs/promises');
+    await appendFile(archive, Buffer.alloc(32 * 1024 * 1024));
+    const target = join(work.path, 'target');
+    await mkdir(target);
+    await extractTarArchive({ archive, target, bandwidthLimit: 4 * 1024 * 1024 * 1024 });
+    expect(await readdir(join(target, 'etc'))).toEqual(['hostname']);
+  });
+});

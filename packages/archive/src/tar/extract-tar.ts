@@ -78,10 +78,21 @@ export async function extractTarArchive(options: ExtractTarOptions): Promise<Ext
   });
   const feed = archive ? Promise.resolve() : pipeline(createReadStream(options.archive, { highWaterMark: 1024 * 1024 }), createRateLimitStream(options.bandwidthLimit), tar.stdin!);
   const [tarOutcome, feedOutcome] = await Promise.allSettled([tar, feed]);
-  if (tarOutcome.status === 'rejected' || feedOutcome.status === 'rejected') {
+  const feedFailed = feedOutcome.status === 'rejected' && !(tarOutcome.status === 'fulfilled' && isClosedByReader(feedOutcome.reason));
+  if (tarOutcome.status === 'rejected' || feedFailed) {
     const error = tarOutcome.status === 'rejected' ? tarOutcome.reason : (feedOutcome as PromiseRejectedResult).reason;
     if (options.signal?.aborted) throw new BpError('BP_ABORTED', 'Extracting the tar archive was aborted.', { cause: error });
     throw toolError('BP_ARCHIVE_FAILED', 'tar', `Extracting ${options.archive}`, error, stderr.toString());
   }
   return { members: scan.members, ...(totals ? { totals } : {}) };
+}
+
+/**
+ * tar stops reading at the end-of-archive marker and exits 0, so the record padding (or anything
+ * appended) after it may still be in flight: the feeding side then sees a closed pipe, which is
+ * harmless once tar itself succeeded.
+ */
+function isClosedByReader(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE';
 }
