@@ -1,12 +1,4 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tooling/tsup.shared.ts';
 
-export default defineConfig({
-  // container-child: the entry `backupContainer` runs in as the container's mapped root.
-  entry: { index: 'src/index.ts', 'container-child': 'src/container/child.ts' },
-  format: ['esm'],
-  dts: { entry: { index: 'src/index.ts' } },
-  clean: true,
-  sourcemap: true,
-  target: 'node20',
-  platform: 'node',
-});
+// container-child: the entry `backupContainer` runs in as the container's mapped root.
+export default packageBuild({ index: 'src/index.ts', 'container-child': 'src/container/child.ts' });

@@ -1,20 +1,9 @@
 import { stat } from 'node:fs/promises';
 import { restoreContainerInitResultSchema, restoreMechanismResultSchema, type BackupStorage } from '@bp/api';
+import { COMMON_TAR_FLAGS } from '@bp/archive';
 import { execa } from 'execa';
 import { conformanceError } from '../kit/verify.js';
 import { ProviderLog } from './provider-log.js';
-
-/** PVE's COMMON_TAR_FLAGS (pve-storage Plugin.pm), used for container extraction. */
-const COMMON_TAR_FLAGS = [
-  '--sparse',
-  '--numeric-owner',
-  '--acls',
-  '--xattrs',
-  '--xattrs-include=user.*',
-  '--xattrs-include=security.capability',
-  '--warning=no-file-ignored',
-  '--warning=no-xattr-write',
-];
 
 /** What a container restore returned besides the tree. */
 export interface ContainerRestoreResult {

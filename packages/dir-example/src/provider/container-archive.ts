@@ -2,22 +2,10 @@ import { createWriteStream } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { BpError, type ContainerBackupInfo, type ContainerFormat, type LogFunction } from '@bp/api';
-import { compileExclusions } from '@bp/archive';
+import { compileExclusions, CREATE_TAR_FLAGS } from '@bp/archive';
 import { execa } from 'execa';
 import { runTool } from '../util/run-tool.js';
 import { throttleStream } from '../util/throttle.js';
-
-/** PVE's COMMON_TAR_FLAGS (pve-container): what a restore with `tar xpf` expects. */
-export const COMMON_TAR_FLAGS = [
-  '--sparse',
-  '--numeric-owner',
-  '--acls',
-  '--xattrs',
-  '--xattrs-include=user.*',
-  '--xattrs-include=security.capability',
-  '--warning=no-file-ignored',
-  '--warning=no-xattr-write',
-] as const;
 
 /** Sources as tar sees them: always `./...` (suspend mode passes `.`, spec H9). */
 export function normalizeSources(sources: readonly string[]): string[] {
@@ -31,7 +19,7 @@ export function normalizeSources(sources: readonly string[]): string[] {
  */
 export async function writeTarArchive(archivePath: string, info: ContainerBackupInfo, excludePatterns: readonly string[], log: LogFunction, signal?: AbortSignal): Promise<void> {
   const exclusions = compileExclusions(excludePatterns);
-  const args = ['cpf', '-', '--totals', '--one-file-system', ...COMMON_TAR_FLAGS, ...exclusions.tarArguments, '--', ...normalizeSources(info.sources)];
+  const args = ['cpf', '-', '--totals', ...CREATE_TAR_FLAGS, ...exclusions.tarArguments, '--', ...normalizeSources(info.sources)];
   const tar = execa('tar', args, { cwd: info.directory, stdin: 'ignore', buffer: { stdout: false, stderr: true }, reject: false, cancelSignal: signal });
   try {
     await pipeline(tar.stdout, throttleStream(info.bandwidthLimit ?? 0), createWriteStream(archivePath, { mode: 0o600 }));
