@@ -76,3 +76,50 @@ describe.each(['tar', 'squashfs'] as const)('container backups as %s', (format) 
     expect((await env.storage.verify(volname))[0]?.ok).toBe(true);
   });
 });
+
+describe.each(['tar', 'squashfs'] as const)('container bandwidth limit as %s', (format) => {
+  let env: TestStorage | undefined;
+  afterEach(async () => {
+    await env?.dispose();
+    env = undefined;
+  });
+
+  // Only the lower bound is checked: a slow machine can make the backup slower, never faster.
+  it('reads the tree no faster than the limit, and only the listed sources', async () => {
+    env = await createTestStorage({ 'lxc-backup-mode': format });
+    const source = join(env.work, 'rootfs');
+    await mkdir(join(source, 'data'), { recursive: true });
+    await mkdir(join(source, 'other'), { recursive: true });
+    const { randomBytes } = await import('node:crypto');
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(join(source, 'data', 'blob'), randomBytes(6 * 1024 * 1024));
+    await writeFile(join(source, 'other', 'not-listed'), 'outside the sources\n');
+    const limit = 2 * 1024 * 1024;
+    const info = { directory: source, sources: ['./data'], backupUserId: 0, firewallConfig: '', bandwidthLimit: limit };
+    const provider = env.storage.newBackupProvider(env.log);
+    const { archiveName } = await provider.backupInit(201, 'lxc', T0);
+    await provider.backupContainerPrepare(201, info);
+    const started = performance.now();
+    await env.storage.newBackupProvider(env.log).backupContainer(201, 'arch: amd64\n', [], info);
+    const seconds = (performance.now() - started) / 1000;
+    await provider.backupCleanup(201, 'lxc', true, {});
+    // 6 MiB at 2 MiB/s: at least ~2 s after a burst allowance of one second's worth.
+    expect(seconds).toBeGreaterThan(2);
+
+    const volname = `backup/${archiveName}`;
+    const restorer = env.storage.newBackupProvider(env.log);
+    const result = await restorer.restoreContainerInit(volname, {});
+    try {
+      const root = 'tarPath' in result ? join(env.work, 'restored') : result.archiveDirectory;
+      if ('tarPath' in result) {
+        await mkdir(root);
+        await execa('tar', ['xpf', result.tarPath, '-C', root]);
+      }
+      const { readdir } = await import('node:fs/promises');
+      expect((await readdir(root)).sort()).toEqual(['data']);
+      expect((await readFile(join(root, 'data', 'blob'))).length).toBe(6 * 1024 * 1024);
+    } finally {
+      await restorer.restoreContainerCleanup(volname, {});
+    }
+  });
+});

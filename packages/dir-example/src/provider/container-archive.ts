@@ -2,9 +2,8 @@ import { createWriteStream } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { BpError, type ContainerBackupInfo, type ContainerFormat, type LogFunction } from '@bp/api';
-import { compileExclusions, CREATE_TAR_FLAGS } from '@bp/archive';
+import { compileExclusions, CREATE_TAR_FLAGS, createSquashfsArchive } from '@bp/archive';
 import { execa } from 'execa';
-import { runTool } from '../util/run-tool.js';
 import { throttleStream } from '../util/throttle.js';
 
 /** Sources as tar sees them: always `./...` (suspend mode passes `.`, spec H9). */
@@ -41,22 +40,18 @@ export async function writeTarArchive(archivePath: string, info: ContainerBackup
 }
 
 /**
- * Writes `archivePath` as a squashfs image of `info.directory` with the same exclusions. The
- * sources must include the root (`./` or `.`): mount points of stop/snapshot mode lie below it.
+ * Writes `archivePath` as a squashfs image of `info.sources` (not the whole directory, unlike the
+ * example) with the same exclusions, paced to `info.bandwidthLimit` bytes/s of reads.
  */
 export async function writeSquashfsArchive(archivePath: string, info: ContainerBackupInfo, excludePatterns: readonly string[], signal?: AbortSignal): Promise<void> {
-  const sources = normalizeSources(info.sources);
-  if (!sources.includes('./')) {
-    throw new BpError('BP_NOT_SUPPORTED', `squashfs mode needs the container root among the sources (got ${sources.join(', ')}); use lxc-backup-mode tar`);
-  }
-  const exclusions = compileExclusions(excludePatterns);
-  const args = [info.directory, archivePath, '-quiet', '-no-progress', '-noappend', '-one-file-system', ...(await exclusions.squashfsArguments(info.directory))];
-  try {
-    await runTool('mksquashfs', args, 'BP_ARCHIVE_FAILED', `create ${archivePath}`, { cancelSignal: signal });
-  } catch (error) {
-    await rm(archivePath, { force: true });
-    throw error;
-  }
+  await createSquashfsArchive({
+    directory: info.directory,
+    sources: normalizeSources(info.sources),
+    exclude: excludePatterns,
+    output: archivePath,
+    ...(info.bandwidthLimit ? { bandwidthLimit: info.bandwidthLimit } : {}),
+    ...(signal ? { signal } : {}),
+  });
 }
 
 /** getfacl escapes special characters in names as `\ooo`. */
