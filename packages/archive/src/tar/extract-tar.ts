@@ -6,6 +6,7 @@ import type { ResultPromise } from 'execa';
 import { StderrTail, toolError } from '../process/tool-error.js';
 import { spawnExtractor } from '../process/spawn-extractor.js';
 import type { IdMapping } from '../process/user-namespace.js';
+import { isClosedByReader } from '../stream/closed-by-reader.js';
 import { createRateLimitStream } from '../stream/rate-limit.js';
 import { compressionFromFileName, compressorFor, type TarCompression } from './compression.js';
 import { assertSafeScan, scanTarArchive } from './scan-tar.js';
@@ -87,12 +88,3 @@ export async function extractTarArchive(options: ExtractTarOptions): Promise<Ext
   return { members: scan.members, ...(totals ? { totals } : {}) };
 }
 
-/**
- * tar stops reading at the end-of-archive marker and exits 0, so the record padding (or anything
- * appended) after it may still be in flight: the feeding side then sees a closed pipe, which is
- * harmless once tar itself succeeded.
- */
-function isClosedByReader(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE';
-}

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BpError, type LogFunction } from '@bp/api';
-import { COMMON_TAR_FLAGS, compressionFromFileName, EXTRACT_TAR_FLAGS, scanTarArchive, type TarCompression } from '@bp/archive';
+import { COMMON_TAR_FLAGS, compressionFromFileName, EXTRACT_TAR_FLAGS, isClosedByReader, scanTarArchive, type TarCompression } from '@bp/archive';
 import { execa, type ExecaError } from 'execa';
 import { usernsCommand, type IdMapEntry } from '../userns/index.js';
 import { throttle } from './throttle.js';
@@ -135,15 +135,6 @@ export async function extractIntoRoot(options: ExtractOptions): Promise<void> {
     input?.destroy();
     await command.dispose();
   }
-}
-
-/**
- * tar stops reading at the end-of-archive marker, so the record padding after it may still be
- * in flight when it exits successfully: the feeding side then sees a closed pipe, which is fine.
- */
-function isClosedByReader(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE';
 }
 
 /** A privileged tar that was cut off by its reader (see {@link isClosedByReader}). */
