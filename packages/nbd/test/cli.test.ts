@@ -2,23 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { runNbdCli, startQemuNbd, type NbdInfoJson, type NbdMapEntry, type QemuNbdServer } from '@bp/nbd';
+import { describe, expect, test } from 'vitest';
+import { runNbdCli, type NbdInfoJson, type NbdMapEntry, type QemuNbdServer } from '@bp/nbd';
 import { createQcow2, imagesEqual, qemuIo } from './helpers/images.js';
-import { makeTempDir } from './helpers/temp-dir.js';
+import { useQemuNbdScratch } from './helpers/qemu-nbd-scratch.js';
 
 const MiB = 1024 * 1024;
-let dir: { path: string; remove: () => Promise<void> };
-let servers: QemuNbdServer[] = [];
-
-beforeEach(async () => {
-  dir = await makeTempDir();
-  servers = [];
-});
-afterEach(async () => {
-  for (const server of servers) await server.stop();
-  await dir.remove();
-});
+const scratch = useQemuNbdScratch();
 
 async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
@@ -28,13 +18,12 @@ async function run(...argv: string[]): Promise<{ code: number; stdout: string; s
 }
 
 async function servedImage(): Promise<{ image: string; server: QemuNbdServer }> {
-  const image = join(dir.path, 'disk.qcow2');
+  const image = join(scratch.path(), 'disk.qcow2');
   await createQcow2(image, 16 * MiB);
   await qemuIo(image, ['write -P 0x11 0 1M']);
   await execa('qemu-img', ['bitmap', '--add', image, 'b0']);
   await qemuIo(image, ['write -P 0x22 4M 128k']);
-  const server = await startQemuNbd({ image, format: 'qcow2', readOnly: true, bitmaps: ['b0'] });
-  servers.push(server);
+  const server = await scratch.serve(image, { readOnly: true, bitmaps: ['b0'] });
   return { image, server };
 }
 
@@ -60,11 +49,11 @@ describe('bp-nbd', () => {
 
   test('copy to a file, then the dirty extents only', async () => {
     const { image, server } = await servedImage();
-    const target = join(dir.path, 'copy.raw');
+    const target = join(scratch.path(), 'copy.raw');
     const full = await run('copy', '--requests', '4', '--request-size', '256K', server.uri, target);
     expect(full.code, full.stderr).toBe(0);
     expect(await imagesEqual(image, target, 'qcow2', 'raw')).toBe(true);
-    const incremental = join(dir.path, 'incremental.raw');
+    const incremental = join(scratch.path(), 'incremental.raw');
     const result = await run('copy', '--json', '--bitmap', 'b0', server.uri, incremental);
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ bytes: 128 * 1024, bytesWritten: 128 * 1024 });
@@ -75,11 +64,11 @@ describe('bp-nbd', () => {
 
   test('copy into a new qcow2, then an incremental into a qcow2 overlay backed by it', async () => {
     const { image, server } = await servedImage();
-    const full = join(dir.path, 'full.qcow2');
+    const full = join(scratch.path(), 'full.qcow2');
     const first = await run('copy', server.uri, full);
     expect(first.code, first.stderr).toBe(0);
     expect(await imagesEqual(image, full)).toBe(true);
-    const overlay = join(dir.path, 'overlay.qcow2');
+    const overlay = join(scratch.path(), 'overlay.qcow2');
     const second = await run('copy', '--json', '--bitmap', 'b0', '--backing', 'full.qcow2', server.uri, overlay);
     expect(second.code, second.stderr).toBe(0);
     expect(JSON.parse(second.stdout)).toMatchObject({ bytesWritten: 128 * 1024 });
@@ -100,10 +89,10 @@ describe('bp-nbd', () => {
     expect((await run('copy', '--requests', 'many', 'a', 'b')).code).toBe(2);
     expect((await run('info', '--bogus', 'x')).code).toBe(2);
     const { server } = await servedImage();
-    const missing = await run('copy', '--bitmap', 'nope', server.uri, join(dir.path, 'x.raw'));
+    const missing = await run('copy', '--bitmap', 'nope', server.uri, join(scratch.path(), 'x.raw'));
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^BP_NOT_FOUND: /);
-    const closed = await run('info', `nbd+unix:///disk?socket=${join(dir.path, 'none.sock')}`);
+    const closed = await run('info', `nbd+unix:///disk?socket=${join(scratch.path(), 'none.sock')}`);
     expect(closed.code).toBe(1);
     expect(closed.stderr).toMatch(/^BP_NBD_CLOSED: /);
   });

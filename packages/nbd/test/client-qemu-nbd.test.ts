@@ -1,33 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { BpError } from '@bp/api/errors';
-import { NbdClient, startQemuNbd, type QemuNbdServer } from '@bp/nbd';
+import { NbdClient } from '@bp/nbd';
 import { createQcow2, qemuIo, readImage, writeRandom } from './helpers/images.js';
-import { makeTempDir } from './helpers/temp-dir.js';
+import { useQemuNbdScratch } from './helpers/qemu-nbd-scratch.js';
 
 const MiB = 1024 * 1024;
-let dir: { path: string; remove: () => Promise<void> };
-let servers: QemuNbdServer[] = [];
+const scratch = useQemuNbdScratch();
 
-beforeEach(async () => {
-  dir = await makeTempDir();
-  servers = [];
-});
-afterEach(async () => {
-  for (const server of servers) await server.stop();
-  await dir.remove();
-});
-
-async function serve(image: string, options: { bitmaps?: string[]; readOnly?: boolean } = {}): Promise<QemuNbdServer> {
-  const server = await startQemuNbd({ image, format: 'qcow2', ...options });
-  servers.push(server);
-  return server;
-}
+const serve = scratch.serve;
 
 describe('NbdClient against qemu-nbd', () => {
   test('negotiates size, flags, block sizes and contexts, lists exports', async () => {
-    const image = join(dir.path, 'disk.qcow2');
+    const image = join(scratch.path(), 'disk.qcow2');
     await createQcow2(image, 64 * MiB);
     await qemuIo(image, ['write -P 0xab 1M 2M']);
     const server = await serve(image);
@@ -45,7 +31,7 @@ describe('NbdClient against qemu-nbd', () => {
   });
 
   test('random data written through pipelined requests reads back identically with qemu-img', async () => {
-    const image = join(dir.path, 'disk.qcow2');
+    const image = join(scratch.path(), 'disk.qcow2');
     await createQcow2(image, 32 * MiB);
     const server = await serve(image);
     const expected = Buffer.alloc(32 * MiB);
@@ -68,14 +54,14 @@ describe('NbdClient against qemu-nbd', () => {
       expect(Buffer.compare(Buffer.from(back), expected)).toBe(0);
     }
     await server.stop();
-    const raw = await readImage(image, join(dir.path, 'disk.raw'));
+    const raw = await readImage(image, join(scratch.path(), 'disk.raw'));
     expect(Buffer.compare(raw, expected)).toBe(0);
   });
 
   test('many reads in flight come back matched to their handles', async () => {
-    const image = join(dir.path, 'disk.qcow2');
+    const image = join(scratch.path(), 'disk.qcow2');
     await createQcow2(image, 16 * MiB);
-    const data = await writeRandom(image, 0, 16 * MiB, join(dir.path, 'pattern'));
+    const data = await writeRandom(image, 0, 16 * MiB, join(scratch.path(), 'pattern'));
     const server = await serve(image, { readOnly: true });
     await using client = await NbdClient.connect(server.uri);
     const pieces = Array.from({ length: 64 }, (_, i) => ({ offset: i * 256 * 1024, length: 256 * 1024 - (i % 7) * 512 }));
@@ -84,7 +70,7 @@ describe('NbdClient against qemu-nbd', () => {
   });
 
   test('unknown export, missing context, read-only writes and ranges are coded errors', async () => {
-    const image = join(dir.path, 'disk.qcow2');
+    const image = join(scratch.path(), 'disk.qcow2');
     await createQcow2(image, 4 * MiB);
     const server = await serve(image, { readOnly: true });
     await expect(NbdClient.connect(`nbd+unix:///nope?socket=${server.socketPath}`)).rejects.toSatisfy((error) => BpError.hasCode(error, 'BP_NOT_FOUND'));
@@ -93,11 +79,11 @@ describe('NbdClient against qemu-nbd', () => {
     await expect(client.blockStatus(0, 4096)).rejects.toSatisfy((error) => BpError.hasCode(error, 'BP_NBD_UNSUPPORTED'));
     await expect(client.write(0, Buffer.alloc(512))).rejects.toSatisfy((error) => BpError.hasCode(error, 'BP_NBD_UNSUPPORTED'));
     await expect(client.read(4 * MiB - 512, 1024)).rejects.toSatisfy((error) => BpError.hasCode(error, 'BP_INVALID_ARGUMENT'));
-    await expect(NbdClient.connect({ socketPath: join(dir.path, 'missing.sock') })).rejects.toSatisfy((error) => BpError.hasCode(error, 'BP_NBD_CLOSED'));
+    await expect(NbdClient.connect({ socketPath: join(scratch.path(), 'missing.sock') })).rejects.toSatisfy((error) => BpError.hasCode(error, 'BP_NBD_CLOSED'));
   });
 
   test('reports the dirty extents of a persistent bitmap', async () => {
-    const image = join(dir.path, 'disk.qcow2');
+    const image = join(scratch.path(), 'disk.qcow2');
     await createQcow2(image, 64 * MiB);
     await qemuIo(image, ['write -P 1 0 8M']);
     await import('execa').then(({ execa }) => execa('qemu-img', ['bitmap', '--add', image, 'b0']));
