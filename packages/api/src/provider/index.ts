@@ -39,6 +39,7 @@ export {
 } from './specification-version.js';
 export type {
   BackupVmInfo,
+  BitmapIdentity,
   DiskRegion,
   FileHandleVmVolume,
   NbdVmVolume,

@@ -12,6 +12,33 @@ interface VmVolumeBase {
   size: number;
   /** What the dirty bitmap covers; see {@link BitmapMode}. */
   bitmapMode: BitmapMode;
+  /**
+   * bp extension (absent under PVE): the generation the device's bitmap carries once this backup
+   * succeeds. Record it with the backup; the next `backupVmQueryIncremental` must find a bitmap
+   * of exactly this generation ({@link BitmapIdentity.generation}) before it may answer `use`.
+   */
+  bitmapGeneration?: string;
+}
+
+/**
+ * bp extension: the dirty bitmap bp's standalone host found for a device and storage instance
+ * before the access is set up. Bitmaps are named after the storage instance and stamped with a
+ * new generation at every successful backup, so a bitmap another storage consumed, or a disk
+ * copy carrying an older bitmap, shows a generation the provider did not record.
+ */
+export interface BitmapIdentity {
+  /** Name of the bitmap in QEMU. */
+  name: string;
+  /** The storage instance the bitmap was created for ({@link BackupStorage.storageInstanceId}). */
+  storageInstance: string;
+  /** Generation stamped at the bitmap's last successful commit (or at its creation). */
+  generation: string;
+  /** Granularity in bytes. */
+  granularity: number;
+  /** Bytes the bitmap marks dirty at the time of the query. */
+  dirtyBytes: number;
+  /** False when QEMU reports the bitmap disabled, busy or inconsistent; the host then recreates it. */
+  usable: boolean;
 }
 
 /**
@@ -53,8 +80,12 @@ export type VmVolume = NbdVmVolume | FileHandleVmVolume;
 /** `backupVm`'s `$volumes`: device name (`drive-scsi0`, `drive-efidisk0`, `drive-tpmstate0-backup`) -> volume. */
 export type VmVolumes = Record<string, VmVolume>;
 
-/** `backupVmQueryIncremental`'s `$devices`: device name -> virtual size. */
-export type VmDeviceSizes = Record<string, { size: number }>;
+/**
+ * `backupVmQueryIncremental`'s `$devices`: device name -> virtual size, and (bp extension) the
+ * bitmap the host would reuse: absent when the host cannot tell (PVE), `null` when bp's host
+ * looked and found none for this storage instance.
+ */
+export type VmDeviceSizes = Record<string, { size: number; bitmap?: BitmapIdentity | null }>;
 
 /** `backupVm`'s `$info`. */
 export interface BackupVmInfo {

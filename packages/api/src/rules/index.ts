@@ -30,3 +30,15 @@ export {
   type BackupVolnameParts,
   type ParsedVolumeId,
 } from './volume-id.js';
+export {
+  decideIncremental,
+  FULL_REASON_TEXT,
+  fullReasonSchema,
+  incrementalRecordSchema,
+  nextIncrementalRecord,
+  type FullReason,
+  type IncrementalDecision,
+  type IncrementalFacts,
+  type IncrementalPolicy,
+  type IncrementalRecord,
+} from './incremental-trust.js';

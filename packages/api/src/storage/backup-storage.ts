@@ -63,6 +63,13 @@ export interface BackupStorage<Config = unknown> {
   updateVolumeAttribute(volname: string, attribute: VolumeAttribute, value: string | boolean): Promise<void>;
   /** Re-reads backups against their recorded checksums (all, or one volname). Optional. */
   verify?(volname?: string): Promise<VerifyResult[]>;
+  /**
+   * bp extension, optional: a stable ID created with the storage and kept in it (not the
+   * user-chosen `storeId`), different for every storage instance even under the same storage ID.
+   * bp's standalone host names dirty bitmaps after it, so two storages never consume each
+   * other's bitmap; providers record it with each backup.
+   */
+  storageInstanceId?(): Promise<string>;
   /** PVE `new_backup_provider($scfg, $storeid, $log_function)`: a fresh provider bound to this storage. */
   newBackupProvider(log: LogFunction): BackupProvider;
 }

@@ -1,6 +1,7 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { vmBackupMechanismSchema } from '../provider/mechanism.js';
+import type { IncrementalPolicy } from '../rules/incremental-trust.js';
 
 /** Container archive formats a storage may write (`lxc-backup-mode`). */
 export const containerFormatSchema = z.enum(['tar', 'squashfs']);
@@ -11,6 +12,9 @@ export type ContainerFormat = z.infer<typeof containerFormatSchema>;
 export const vmBackupModeSchema = z.enum(['full', 'incremental']);
 /** A VM backup mode. */
 export type VmBackupMode = z.infer<typeof vmBackupModeSchema>;
+
+/** `chain-limit-action`: what a chain at `max-chain-length` becomes. */
+export const chainLimitActionSchema = z.enum(['full', 'merge']);
 
 /**
  * The storage configuration of a backup-provider storage as in PVE's storage.cfg: the directory
@@ -26,6 +30,25 @@ export const storageConfigSchema = z
     'vm-backup-mechanism': vmBackupMechanismSchema.default('file-handle'),
     /** Full or incremental VM backups (default full). */
     'vm-backup-mode': vmBackupModeSchema.default('full'),
+    /** Longest incremental chain (full + incrementals); 0 = unlimited (default). */
+    'max-chain-length': z.number().int().min(0).optional(),
+    /** At `max-chain-length`: read the disk in full (`full`, default) or merge the next incremental into a synthetic full (`merge`). */
+    'chain-limit-action': chainLimitActionSchema.optional(),
+    /** A scheduled full read that checks and repairs the chain every N backups; 0 = never (default). */
+    'full-read-every': z.number().int().min(0).optional(),
+    /** A scheduled full read when the last one is D days old or older; 0 = never (default). */
+    'full-read-days': z.number().int().min(0).optional(),
+    /**
+     * Granularity in bytes of the dirty bitmaps bp's standalone host creates for this storage
+     * (a power of two from 4 KiB to 64 MiB); default 64 KiB. Under PVE the host decides (4 MiB).
+     */
+    'bitmap-granularity': z
+      .number()
+      .int()
+      .min(4096)
+      .max(64 * 1024 * 1024)
+      .refine((value) => (value & (value - 1)) === 0, { message: 'must be a power of two' })
+      .optional(),
     /** Retention, PVE string form (`keep-daily=7,keep-last=3`) or an object; validated by `parsePruneOptions`. */
     'prune-backups': z.union([z.string(), z.record(z.string(), z.union([z.number(), z.boolean()]))]).optional(),
     /** Maximum protected backups per guest and type; -1 = unlimited. */
@@ -40,3 +63,13 @@ export const storageConfigSchema = z
 export type StorageConfig = z.output<typeof storageConfigSchema>;
 /** A storage configuration as written by a user (defaults optional). */
 export type StorageConfigInput = z.input<typeof storageConfigSchema>;
+
+/** The incremental-chain policy of a storage config (see {@link decideIncremental}). */
+export function incrementalPolicyOf(config: StorageConfig): IncrementalPolicy {
+  return {
+    maxChainLength: config['max-chain-length'] ?? 0,
+    chainLimitAction: config['chain-limit-action'] ?? 'full',
+    fullReadEvery: config['full-read-every'] ?? 0,
+    fullReadDays: config['full-read-days'] ?? 0,
+  };
+}

@@ -1,6 +1,8 @@
 export type { BackupStorage, BackupStoragePlugin, PruneBackupsOptions, VerifyResult } from './backup-storage.js';
 export {
+  chainLimitActionSchema,
   containerFormatSchema,
+  incrementalPolicyOf,
   storageConfigSchema,
   vmBackupModeSchema,
   type ContainerFormat,
@@ -11,7 +13,9 @@ export {
 export type { StorageSupports } from './supports.js';
 export {
   backupVolumeSchema,
+  deviceChainSchema,
   type BackupVolume,
+  type DeviceChain,
   type ParsedVolname,
   type PruneMark,
   type PruneResultEntry,

@@ -1,5 +1,20 @@
 import { z } from 'zod';
 import { guestTypeSchema } from '../provider/guest.js';
+import { fullReasonSchema } from '../rules/incremental-trust.js';
+
+/** bp extension: how one device image of a VM backup stands in its chain. */
+export const deviceChainSchema = z.object({
+  /** `full`: the image stands alone (or was merged into a synthetic full); `incremental`: it builds on the previous one. */
+  kind: z.enum(['full', 'incremental']),
+  /** Images in the chain up to and including this one. */
+  chainLength: z.number().int().min(1),
+  /** Set when the storage backs up incrementally but this device was read in full. */
+  fullReason: fullReasonSchema.optional(),
+  /** The reason or the outcome in words (e.g. what a scheduled full read found). */
+  detail: z.string().optional(),
+});
+/** See {@link deviceChainSchema}. */
+export type DeviceChain = z.infer<typeof deviceChainSchema>;
 
 /** One backup as `listVolumes` reports it (PVE `list_volumes` fields). */
 export const backupVolumeSchema = z.object({
@@ -20,6 +35,8 @@ export const backupVolumeSchema = z.object({
   protected: z.boolean().optional(),
   /** Volume ID of the backup this one builds on (incrementals). */
   parent: z.string().optional(),
+  /** bp extension: VM backups, device name -> its place in the incremental chain. */
+  devices: z.record(z.string(), deviceChainSchema).optional(),
 });
 /** A listed backup. */
 export type BackupVolume = z.infer<typeof backupVolumeSchema>;
