@@ -68,6 +68,17 @@ export interface BackupJobOptions {
   node?: string;
   /** `{{cluster}}`; default `standalone node`. */
   cluster?: string;
+  /**
+   * Dirty bitmaps: `standalone` (default when the storage has `storageInstanceId`) names them per
+   * storage instance with a generation per backup and tells the provider which bitmap it would
+   * reuse; `pve` uses PVE's `snapshot-access:<storeid>` and tells nothing, exactly as PVE.
+   */
+  bitmaps?: 'standalone' | 'pve';
+  /**
+   * Granularity in bytes of bitmaps created for this job; default 64 KiB in standalone mode
+   * (64 KiB writes dirty 64 KiB), 4 MiB (PVE's chunk size) in PVE mode.
+   */
+  bitmapGranularity?: number;
 }
 
 /** A job progress event. */

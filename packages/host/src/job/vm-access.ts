@@ -1,3 +1,4 @@
+import type { BitmapIdentity } from '@bp/api';
 import type { OpenVmOptions, SetupAccessOptions, SnapshotAccess } from '../vm/index.js';
 
 /**
@@ -7,6 +8,8 @@ import type { OpenVmOptions, SetupAccessOptions, SnapshotAccess } from '../vm/in
 export interface JobOpenedVm {
   /** Device name (`drive-scsi0`) -> virtual size in bytes. */
   readonly devices: Record<string, { size: number }>;
+  /** The bitmap of a storage instance per device (`OpenedVm.bitmapIdentities`); a double may leave it out (the host then cannot tell). */
+  bitmapIdentities?(storeId: string, storageInstance: string): Promise<Record<string, BitmapIdentity | null>>;
   setupAccess(options: SetupAccessOptions): Promise<Pick<SnapshotAccess, 'volumes' | 'bitmapStatus' | 'teardown'>>;
   close(): Promise<void>;
 }

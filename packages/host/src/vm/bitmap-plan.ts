@@ -29,7 +29,7 @@ export function planBitmap(answer: 'new' | 'use' | 'none' | undefined, existing:
     return { remove: existing !== undefined, create: true, mode: 'new', status: 'created new' };
   }
   if (!existing) return { remove: false, create: true, mode: 'new', status: 'created new' };
-  if (!existing.recording || existing.inconsistent === true || existing.busy) {
+  if (!isUsableBitmap(existing)) {
     return { remove: true, create: true, mode: 'new', status: 'existing bitmap was invalid and has been cleared' };
   }
   return { remove: false, create: false, mode: 'reuse', status: `OK (${renderBytes(existing.count)} of ${renderBytes(size)} dirty)` };
@@ -45,4 +45,9 @@ export function renderBytes(bytes: number): string {
     unit += 1;
   }
   return unit === 0 ? `${String(bytes)} B` : `${value.toFixed(2)} ${units[unit] ?? ''}`;
+}
+
+/** Whether QEMU may keep recording into the bitmap: enabled, not busy, stored cleanly. */
+export function isUsableBitmap(info: BitmapInfo): boolean {
+  return info.recording && info.inconsistent !== true && !info.busy;
 }

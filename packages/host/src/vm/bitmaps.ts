@@ -101,18 +101,42 @@ export function freezeActions(node: string, name: string, granularity: number): 
   ];
 }
 
+/** How an access bitmap is committed at teardown. */
+export interface BitmapCommit {
+  node: string;
+  /** The frozen access bitmap. */
+  name: string;
+  /**
+   * On success, the bitmap continues under this name (a new generation) and `name` is removed;
+   * undefined keeps the name (PVE naming).
+   */
+  renameTo?: string;
+  granularity: number;
+  persistent: boolean;
+}
+
 /**
  * Ends an access bitmap's freeze atomically (spec 1.2.2). Success: the bitmap becomes exactly the
- * writes since setup. Failure: those writes are added to it, so the next incremental backup also
- * covers this one's changes.
+ * writes since setup (under `renameTo` when given). Failure: those writes are added to it under
+ * its old name, so the next incremental backup also covers this one's changes.
  */
-export async function commitBitmap(qmp: QmpClient, node: string, name: string, success: boolean): Promise<void> {
+export async function commitBitmap(qmp: QmpClient, commit: BitmapCommit, success: boolean): Promise<void> {
+  const { node, name } = commit;
   const background = backgroundBitmapName(name);
-  const actions: TransactionAction[] = [
-    ...(success ? [{ type: 'block-dirty-bitmap-clear', data: { node, name } }] : []),
-    { type: 'block-dirty-bitmap-merge', data: { node, target: name, bitmaps: [background] } },
-    { type: 'block-dirty-bitmap-enable', data: { node, name } },
-    { type: 'block-dirty-bitmap-remove', data: { node, name: background } },
-  ];
+  const removeBackground = { type: 'block-dirty-bitmap-remove', data: { node, name: background } };
+  const actions: TransactionAction[] =
+    success && commit.renameTo !== undefined && commit.renameTo !== name
+      ? [
+          { type: 'block-dirty-bitmap-add', data: { node, name: commit.renameTo, granularity: commit.granularity, persistent: commit.persistent } },
+          { type: 'block-dirty-bitmap-merge', data: { node, target: commit.renameTo, bitmaps: [background] } },
+          { type: 'block-dirty-bitmap-remove', data: { node, name } },
+          removeBackground,
+        ]
+      : [
+          ...(success ? [{ type: 'block-dirty-bitmap-clear', data: { node, name } }] : []),
+          { type: 'block-dirty-bitmap-merge', data: { node, target: name, bitmaps: [background] } },
+          { type: 'block-dirty-bitmap-enable', data: { node, name } },
+          removeBackground,
+        ];
   await qmp.execute('transaction', { actions });
 }

@@ -43,6 +43,16 @@ export interface DeviceAccessContext {
   stack: CleanupStack;
 }
 
+/** The names of one device's access bitmap. */
+export interface DeviceBitmapNames {
+  /** The bitmap the access uses: the existing one (reuse) or the one created now. */
+  name: string;
+  /** The existing bitmap that `plan.remove` drops (defaults to `name`). */
+  existing?: string | undefined;
+  /** On success the bitmap continues under this name (a new generation); undefined keeps `name`. */
+  commitAs?: string | undefined;
+}
+
 /**
  * Sets up the point-in-time access of one disk (spec 1.2.1): bitmap per `plan`, a qcow2 fleecing
  * image, a copy-before-write filter (limited to the bitmap's dirty extents when one is used) and a
@@ -53,15 +63,16 @@ export async function setupDeviceAccess(
   context: DeviceAccessContext,
   disk: VmDevice,
   plan: BitmapPlan,
-  bitmapName: string,
+  names: DeviceBitmapNames,
 ): Promise<DeviceAccessNodes> {
   const { qmp, stack } = context;
+  const bitmapName = names.name;
   const tag = nodeTag(disk.virtdev);
   const usesBitmap = plan.mode !== 'none';
 
   // A background bitmap left by a process that died during an access would block the freeze.
-  await removeBitmapIfPresent(qmp, disk.node, backgroundBitmapName(bitmapName));
-  if (plan.remove) await removeBitmapIfPresent(qmp, disk.node, bitmapName);
+  await removeBitmapIfPresent(qmp, disk.node, backgroundBitmapName(names.existing ?? bitmapName));
+  if (plan.remove) await removeBitmapIfPresent(qmp, disk.node, names.existing ?? bitmapName);
   if (plan.create) {
     await createFullyDirtyBitmap(qmp, {
       node: disk.node,
@@ -78,7 +89,9 @@ export async function setupDeviceAccess(
   const cbwNode = `${tag}-cbw`;
   const freeze: TransactionAction[] = usesBitmap ? freezeActions(disk.node, bitmapName, context.granularity) : [];
   const commitOnTeardown = (): void => {
-    if (usesBitmap) stack.push(`bitmap ${bitmapName} of ${disk.device}`, (success) => commitBitmap(qmp, disk.node, bitmapName, success));
+    if (!usesBitmap) return;
+    const commit = { node: disk.node, name: bitmapName, renameTo: names.commitAs, granularity: context.granularity, persistent: disk.persistentBitmaps };
+    stack.push(`bitmap ${bitmapName} of ${disk.device}`, (success) => commitBitmap(qmp, commit, success));
   };
 
   const addFilter = async (): Promise<void> => {

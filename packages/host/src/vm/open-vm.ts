@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BpError } from '@bp/api';
+import { BpError, type BitmapIdentity } from '@bp/api';
+import { bitmapIdentityOf, bitmapNaming } from './bitmap-naming.js';
 import { QmpClient, startStorageDaemon } from '@bp/nbd';
 import { deleteBlockNode, queryBlockNode } from './block-nodes.js';
 import { CleanupStack } from './cleanup-stack.js';
@@ -128,6 +129,12 @@ function openedVm(vm: VmContext, stack: CleanupStack): OpenedVm {
 
   return {
     devices: Object.fromEntries(vm.devices.map((disk) => [disk.device, { size: disk.size }])),
+    async bitmapIdentities(storeId, storageInstance) {
+      const naming = bitmapNaming(storeId, storageInstance);
+      const identities: Record<string, BitmapIdentity | null> = {};
+      for (const disk of vm.devices) identities[disk.device] = bitmapIdentityOf(naming, (await queryBlockNode(vm.qmp, disk.node))['dirty-bitmaps'] ?? []) ?? null;
+      return identities;
+    },
     async setupAccess(options) {
       if (closing) throw new BpError('BP_INVALID_ARGUMENT', 'the VM was closed; open it again');
       if (active || settingUp) {

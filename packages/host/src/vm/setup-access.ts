@@ -4,11 +4,11 @@ import type { VmVolume, VmVolumes } from '@bp/api';
 import { BpError } from '@bp/api';
 import type { LogFunction } from '@bp/api';
 import type { QmpClient } from '@bp/nbd';
-import { planBitmap } from './bitmap-plan.js';
-import { findBitmap } from './block-nodes.js';
+import { bitmapNameOf, bitmapNaming, newGeneration, storageBitmaps, type BitmapNaming } from './bitmap-naming.js';
+import { planBitmap, type BitmapPlan } from './bitmap-plan.js';
+import { queryBlockNode } from './block-nodes.js';
 import { CleanupStack } from './cleanup-stack.js';
-import { setupDeviceAccess, type DeviceAccessNodes, type VmDevice } from './device-access.js';
-import { bitmapNameFor } from './device-name.js';
+import { setupDeviceAccess, type DeviceAccessNodes, type DeviceBitmapNames, type VmDevice } from './device-access.js';
 import { createFileHandleVolume } from './file-handle/file-handle-volume.js';
 import { withGuestPaused } from './guest-pause.js';
 import { addNbdExport, nbdUnixUri, startNbdServer } from './nbd-exports.js';
@@ -37,7 +37,7 @@ const MAX_SOCKET_PATH = 107;
  */
 export async function setupSnapshotAccess(vm: VmContext, options: SetupAccessOptions, onTornDown: () => void = () => undefined): Promise<SnapshotAccess> {
   validate(vm, options);
-  const bitmapName = bitmapNameFor(options.storeId);
+  const naming = bitmapNaming(options.storeId, options.storageInstance);
   const runDir = await mkdtemp(join(vm.vmDir, 'access-'));
   const stack = new CleanupStack((what, error) => vm.log('warn', `teardown of ${what} failed: ${errorText(error)}`));
   stack.push('run directory', () => rm(runDir, { recursive: true, force: true }));
@@ -50,15 +50,17 @@ export async function setupSnapshotAccess(vm: VmContext, options: SetupAccessOpt
     const volumes: VmVolumes = {};
     const bitmapStatus: Record<string, string> = {};
     const modes = new Map<string, VmVolume['bitmapMode']>();
+    const bitmaps = new Map<string, DeviceBitmapNames>();
     // The server comes first: creating a fully dirty bitmap needs it (see createFullyDirtyBitmap).
     await startNbdServer(vm.qmp, nbdPath, stack);
     const context = { qmp: vm.qmp, live: vm.live, runDir, nbdPath, granularity: vm.granularity, stack };
     const setupDevices = async (): Promise<void> => {
       for (const disk of vm.devices) {
         throwIfAborted(vm.signal);
-        const plan = planBitmap(options.answers?.[disk.device], await findBitmap(vm.qmp, disk.node, bitmapName), disk.size);
-        accessNodes.set(disk.device, await setupDeviceAccess(context, disk, plan, bitmapName));
+        const { plan, names } = await planDeviceBitmap(vm.qmp, naming, disk, options.answers?.[disk.device]);
+        accessNodes.set(disk.device, await setupDeviceAccess(context, disk, plan, names));
         modes.set(disk.device, plan.mode);
+        bitmaps.set(disk.device, names);
         bitmapStatus[disk.device] = plan.status;
         vm.log('info', `${disk.device}: dirty-bitmap status: ${plan.status}`);
       }
@@ -72,20 +74,24 @@ export async function setupSnapshotAccess(vm: VmContext, options: SetupAccessOpt
       const nodes = accessNodes.get(disk.device);
       if (!nodes) continue;
       const withBitmap = mode !== 'none';
+      const names = bitmaps.get(disk.device);
+      const bitmapName = withBitmap ? names?.name : undefined;
+      const generation = withBitmap && naming.kind === 'instance' && names?.commitAs !== undefined ? { bitmapGeneration: generationOf(names.commitAs) } : {};
       // Writable only so that the provider can discard what it stored (spec VM-13).
       await addNbdExport(
         vm.qmp,
-        { name: disk.device, node: nodes.accessNode, writable: true, bitmap: withBitmap ? { node: disk.node, name: bitmapName } : undefined },
+        { name: disk.device, node: nodes.accessNode, writable: true, bitmap: bitmapName === undefined ? undefined : { node: disk.node, name: bitmapName } },
         stack,
       );
       volumes[disk.device] =
         options.mechanism === 'nbd'
-          ? { mechanism: 'nbd', size: disk.size, bitmapMode: mode, nbdPath, exportName: disk.device, ...(withBitmap ? { bitmapName } : {}) }
+          ? { mechanism: 'nbd', size: disk.size, bitmapMode: mode, ...generation, nbdPath, exportName: disk.device, ...(bitmapName === undefined ? {} : { bitmapName }) }
           : await createFileHandleVolume({
               device: disk.device,
               size: disk.size,
               bitmapMode: mode,
-              bitmapName: withBitmap ? bitmapName : undefined,
+              ...generation,
+              bitmapName,
               nbdPath,
               runDir,
               stack,
@@ -100,6 +106,34 @@ export async function setupSnapshotAccess(vm: VmContext, options: SetupAccessOpt
     }
     throw error;
   }
+}
+
+/**
+ * The bitmap plan of one device under `naming`. With instance naming the bitmap created now gets
+ * a fresh generation, and a successful teardown moves it to another fresh one, which the
+ * provider records; stray bitmaps of the same storage (left by a crash mid-commit) are dropped.
+ */
+async function planDeviceBitmap(
+  qmp: QmpClient,
+  naming: BitmapNaming,
+  disk: VmDevice,
+  answer: 'new' | 'use' | 'none' | undefined,
+): Promise<{ plan: BitmapPlan; names: DeviceBitmapNames }> {
+  const found = storageBitmaps(naming, (await queryBlockNode(qmp, disk.node))['dirty-bitmaps'] ?? []);
+  if (naming.kind === 'pve') {
+    const name = bitmapNameOf(naming, '');
+    return { plan: planBitmap(answer, found[0]?.info, disk.size), names: { name } };
+  }
+  if (found.length > 1) for (const stray of found) await qmp.execute('block-dirty-bitmap-remove', { node: disk.node, name: stray.info.name });
+  const existing = found.length === 1 ? found[0]?.info : undefined;
+  const plan = planBitmap(answer, existing, disk.size);
+  const name = plan.create ? bitmapNameOf(naming, newGeneration()) : (existing?.name ?? bitmapNameOf(naming, newGeneration()));
+  return { plan, names: { name, existing: existing?.name, commitAs: bitmapNameOf(naming, newGeneration()) } };
+}
+
+/** The generation part of an instance-named bitmap. */
+function generationOf(name: string): string {
+  return name.slice(name.lastIndexOf(':') + 1);
 }
 
 interface AccessState {

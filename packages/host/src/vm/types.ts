@@ -1,4 +1,4 @@
-import type { LogFunction, VmVolumes } from '@bp/api';
+import type { BitmapIdentity, LogFunction, VmVolumes } from '@bp/api';
 
 /** One disk image of a stopped VM. */
 export interface VmDiskSpec {
@@ -49,8 +49,13 @@ export interface OpenVmOptions {
 
 /** Options of {@link OpenedVm.setupAccess}. */
 export interface SetupAccessOptions {
-  /** The PVE storage ID; the bitmap is named `snapshot-access:<storeId>`. */
+  /** The PVE storage ID; without `storageInstance` the bitmap is named `snapshot-access:<storeId>` (PVE). */
   storeId: string;
+  /**
+   * bp's standalone naming: bitmaps named `bp:<storageInstance>:<generation>`, a new generation
+   * at every successful teardown, reported as `bitmapGeneration` in the volumes.
+   */
+  storageInstance?: string;
   /** `backupVmQueryIncremental`'s answer; devices left out (or undefined) get no bitmap and lose an existing one. */
   answers: Record<string, 'new' | 'use' | 'none'> | undefined;
   mechanism: 'nbd' | 'file-handle';
@@ -60,6 +65,11 @@ export interface SetupAccessOptions {
 export interface OpenedVm extends AsyncDisposable {
   /** Device name (`drive-scsi0`) -> virtual size in bytes, for `backupVmQueryIncremental`. */
   readonly devices: Record<string, { size: number }>;
+  /**
+   * Device name -> the bitmap of this storage instance as it stands now (`null`: none), for
+   * `backupVmQueryIncremental`'s `devices[d].bitmap`. See {@link SetupAccessOptions.storageInstance}.
+   */
+  bitmapIdentities(storeId: string, storageInstance: string): Promise<Record<string, BitmapIdentity | null>>;
   /**
    * PVE `backup-access-setup` + NBD exports (spec 1.2.1–1.2.4): a point-in-time view of every
    * device, with bitmaps per the provider's answers. One access at a time per VM.

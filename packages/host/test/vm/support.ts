@@ -19,7 +19,7 @@ export async function scratchDir(): Promise<{ dir: string; workDir: string; remo
 export async function createPatternImage(path: string, format: 'qcow2' | 'raw', size: number): Promise<void> {
   await execa('qemu-img', ['create', '-q', '-f', format, path, String(size)]);
   const commands = [];
-  for (let offset = 0; offset < size; offset += 2 * MiB) commands.push('-c', `write -P ${String(0x10 + offset / (2 * MiB))} ${String(offset)} ${String(MiB)}`);
+  for (let offset = 0; offset < size; offset += 2 * MiB) commands.push('-c', `write -P ${String(0x10 + offset / (2 * MiB))} ${String(offset)} ${String(Math.min(MiB, size - offset))}`);
   await execa('qemu-io', ['-f', format, ...commands, path]);
 }
 

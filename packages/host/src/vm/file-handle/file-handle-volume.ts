@@ -15,6 +15,8 @@ export interface FileHandleVolumeOptions {
   size: number;
   bitmapMode: BitmapMode;
   bitmapName: string | undefined;
+  /** See `VmVolume.bitmapGeneration`. */
+  bitmapGeneration?: string;
   nbdPath: string;
   runDir: string;
   stack: CleanupStack;
@@ -39,6 +41,7 @@ export async function createFileHandleVolume(options: FileHandleVolumeOptions): 
     mechanism: 'file-handle',
     size,
     bitmapMode: options.bitmapMode,
+    ...(options.bitmapGeneration === undefined ? {} : { bitmapGeneration: options.bitmapGeneration }),
     fileHandle,
     filePath: mount.path,
     dirtyRegions: (): AsyncIterable<DiskRegion> =>
