@@ -22,16 +22,25 @@ export const FILES = {
   notes: 'notes',
   protected: 'protected',
   state: '.bp-state.json',
+  /** Per device: the incremental record and why the image is full (see chain-file.ts). */
+  chain: 'chain.json',
 } as const;
 
 /** Per-guest files in `<path>/<vmid>/`. */
+/** Files in the storage root. */
+export const ROOT_FILES = {
+  /** The storage instance ID, created with the storage (see DirBackupStorage.storageInstanceId). */
+  instance: '.bp-storage-instance',
+} as const;
+
 export const GUEST_FILES = {
   previousInfo: 'previous-info',
   lock: '.lock',
 } as const;
 
 /** Files that may change after publication and are therefore not part of the manifest. */
-export const MUTABLE_FILES: ReadonlySet<string> = new Set([FILES.notes, FILES.protected, FILES.log, FILES.manifest, FILES.state]);
+// chain.json changes when a prune merges a chain; it is advisory (a wrong record can only force a full).
+export const MUTABLE_FILES: ReadonlySet<string> = new Set([FILES.notes, FILES.protected, FILES.log, FILES.manifest, FILES.state, FILES.chain]);
 
 /** The image file of a VM device. */
 export function imageFileName(device: string): string {

@@ -4,6 +4,8 @@ import {
   BpError,
   CURRENT_SPECIFICATION_VERSION,
   devicesFromGuestConfig,
+  incrementalPolicyOf,
+  nextIncrementalRecord,
   type BackupCleanupInfo,
   type BackupCleanupResult,
   type BackupInitResult,
@@ -11,6 +13,8 @@ import {
   type BackupProvider,
   type BackupVmInfo,
   type ContainerBackupInfo,
+  type FullReason,
+  type IncrementalRecord,
   type GuestType,
   type IncrementalAnswers,
   type LogFunction,
@@ -28,6 +32,7 @@ import { startRawView, stopRawView, stopRawViews, viewKey } from '../restore/raw
 import { listPartialBackups, readBackupState, writeBackupState, type BackupState } from '../state/backup-state.js';
 import { clearLogHandoff, readLogHandoff } from '../state/log-handoff.js';
 import { readPreviousInfo } from '../state/previous-info.js';
+import { writeChainFile, type ChainFile } from '../state/chain-file.js';
 import type { DirBackupStorage } from '../storage/dir-storage.js';
 import { deviceImages } from '../storage/backup-scan.js';
 import { exists, fsyncPath } from '../util/durable-fs.js';
@@ -35,6 +40,8 @@ import { containerArchiveFile, recordAcls, writeSquashfsArchive, writeTarArchive
 import { fileHandleSource, openNbdSource } from './region-sources.js';
 import { discardBackup, publishBackup } from './publish.js';
 import { writeImage } from './write-image.js';
+import { planDevice } from './incremental-plan.js';
+import { mergeIntoSyntheticFull } from './synthetic-full.js';
 
 /** The name shown in "creating <name> archive ...". */
 export const PROVIDER_NAME = 'bp directory provider';
@@ -123,28 +130,24 @@ export class DirBackupProvider implements BackupProvider {
     if (this.storage.config['vm-backup-mode'] !== 'incremental') return undefined;
     const session = await this.requireSession(vmid, 'qemu', 'backupVmQueryIncremental');
     const previous = await readPreviousInfo(this.layout.previousInfoPath(vmid));
+    const context = {
+      guestDir: this.layout.guestDir(vmid),
+      storageInstance: await this.storage.storageInstanceId(),
+      policy: incrementalPolicyOf(this.storage.config),
+      now: session.state.startTime,
+    };
     const answers: Record<string, 'use' | 'new'> = {};
     const bases: Record<string, string> = {};
-    for (const [device, { size }] of Object.entries(devices)) {
-      const base = previous[device];
-      if (base !== undefined && base === `${base.split('/')[0]}/${imageFileName(device)}` && (await this.isIntactBase(vmid, base, size))) {
-        answers[device] = 'use';
-        bases[device] = base;
-      } else answers[device] = 'new';
+    const decisions: NonNullable<BackupState['decisions']> = {};
+    for (const [device, current] of Object.entries(devices)) {
+      const plan = await planDevice(context, device, current, previous[device]);
+      answers[device] = plan.decision.answer;
+      if (plan.base !== undefined) bases[device] = plan.base;
+      decisions[device] = { decision: plan.decision, ...(plan.baseRecord ? { baseRecord: plan.baseRecord } : {}) };
+      if (plan.decision.answer === 'new') this.log('info', `${device}: full read: ${plan.decision.detail} (${plan.decision.reason})`);
     }
-    await writeBackupState(session.partial, { ...session.state, bases });
+    await writeBackupState(session.partial, { ...session.state, bases, decisions });
     return answers;
-  }
-
-  /** A previous image is a usable base when its chain is valid and its size matches the disk. */
-  private async isIntactBase(vmid: number, base: string, size: number): Promise<boolean> {
-    try {
-      const layers = await validateBackingChain(join(this.layout.guestDir(vmid), base));
-      return layers[0]?.virtualSize === size;
-    } catch (error) {
-      this.log('warn', `previous image ${base} is not usable (${(error as Error).message}); doing a full backup`);
-      return false;
-    }
   }
 
   async backupVm(vmid: number, guestConfig: string, volumes: VmVolumes, info: BackupVmInfo): Promise<void> {
@@ -152,21 +155,22 @@ export class DirBackupProvider implements BackupProvider {
     await writeFile(join(partial, FILES.guestConfig), guestConfig);
     if (info.firewallConfig) await writeFile(join(partial, FILES.firewallConfig), info.firewallConfig);
     const written: Record<string, string> = {};
+    const chain: ChainFile = {};
+    const storageInstance = await this.storage.storageInstanceId();
     for (const device of Object.keys(volumes).sort()) {
       const volume = volumes[device]!;
       if (!DEVICE_NAME.test(device)) throw new BpError('BP_INVALID_ARGUMENT', `device name ${JSON.stringify(device)} cannot be stored; expected names like drive-scsi0`);
-      const base = volume.bitmapMode === 'reuse' ? state.bases[device] : undefined;
-      if (volume.bitmapMode === 'reuse' && base === undefined) {
-        throw new BpError('BP_CHAIN_BROKEN', `QEMU reused the bitmap of ${device}, but this backup has no base for it; the host must only reuse bitmaps the provider answered 'use' for`);
-      }
+      const plan = this.imagePlan(device, volume, state);
       const imagePath = join(partial, imageFileName(device));
+      const differences = plan.verifyAgainst === undefined ? undefined : { compared: 0, differing: 0 };
       const opened = volume.mechanism === 'nbd' ? await openNbdSource(volume, info.signal) : fileHandleSource(volume);
       try {
-        this.log('info', `${device}: ${base ? `incremental on ${base}` : 'full image'}, mechanism ${volume.mechanism}`);
+        this.log('info', `${device}: ${plan.describe}, mechanism ${volume.mechanism}`);
         const stats = await writeImage(opened, {
           imagePath,
           size: volume.size,
-          ...(base ? { backingFile: `../${base}` } : {}),
+          ...(plan.base ? { backingFile: `../${plan.base}` } : {}),
+          ...(differences ? { differences } : {}),
           ...(info.bandwidthLimit ? { bandwidthLimit: info.bandwidthLimit } : {}),
           ...(info.signal ? { signal: info.signal } : {}),
           onWarning: (message) => this.log('warn', `${device}: ${message}`),
@@ -175,10 +179,77 @@ export class DirBackupProvider implements BackupProvider {
       } finally {
         await opened.close();
       }
+      let detail = plan.detail;
+      if (differences) {
+        detail = `${detail}; ${differences.differing} of ${differences.compared} bytes differed from the previous restore point and were stored`;
+        this.log('info', `${device}: ${detail}`);
+      }
+      const merged = plan.base !== undefined && plan.merge;
+      if (merged) {
+        await mergeIntoSyntheticFull(imagePath, info.signal);
+        detail = 'incremental merged into a synthetic full at the chain length limit';
+        this.log('info', `${device}: ${detail}`);
+      }
+      const record = nextIncrementalRecord({
+        base: plan.base === undefined ? undefined : plan.baseRecord,
+        storageInstance,
+        size: volume.size,
+        bitmapGeneration: volume.bitmapMode === 'none' ? undefined : volume.bitmapGeneration,
+        fullRead: volume.bitmapMode !== 'reuse',
+        merged,
+        now: state.startTime,
+      });
+      chain[device] = {
+        record,
+        kind: plan.base === undefined || merged ? 'full' : 'incremental',
+        ...(plan.fullReason === undefined ? {} : { fullReason: plan.fullReason }),
+        ...(detail === undefined ? {} : { detail }),
+      };
       written[device] = `${backupDirName(archiveName)}/${imageFileName(device)}`;
     }
+    await writeChainFile(partial, chain);
     await fsyncPath(partial);
     await writeBackupState(partial, { ...state, vmDone: true, written });
+  }
+
+  /**
+   * How one device's image is written, from the query's decision and what QEMU reports: an
+   * incremental on the base when the bitmap was reused; when everything is read, an image that
+   * stores only the differences to the base (a scheduled full read) or a full image.
+   */
+  private imagePlan(
+    device: string,
+    volume: VmVolumes[string],
+    state: BackupState,
+  ): { base?: string; baseRecord?: IncrementalRecord; verifyAgainst?: string; merge: boolean; fullReason?: FullReason; detail?: string; describe: string } {
+    const stored = state.decisions?.[device];
+    const base = state.bases[device];
+    if (volume.bitmapMode === 'reuse') {
+      if (base === undefined || stored?.decision.answer !== 'use') {
+        throw new BpError('BP_CHAIN_BROKEN', `QEMU reused the bitmap of ${device}, but this backup has no base for it; the host must only reuse bitmaps the provider answered 'use' for`);
+      }
+      return { base, ...(stored.baseRecord ? { baseRecord: stored.baseRecord } : {}), merge: stored.decision.merge, describe: `incremental on ${base}` };
+    }
+    if (stored === undefined) return { merge: false, describe: 'full image' };
+    const { decision } = stored;
+    if (decision.answer === 'use') {
+      // The provider asked to reuse, but the host had no usable bitmap and read everything.
+      const detail = 'the host had no usable dirty bitmap and read the whole disk';
+      this.log('info', `${device}: full read: ${detail} (bitmap-missing)`);
+      return { merge: false, fullReason: 'bitmap-missing', detail, describe: 'full image' };
+    }
+    if (decision.fullRead === 'verify-chain' && base !== undefined) {
+      return {
+        base,
+        ...(stored.baseRecord ? { baseRecord: stored.baseRecord } : {}),
+        verifyAgainst: base,
+        merge: decision.merge,
+        fullReason: decision.reason,
+        detail: decision.detail,
+        describe: `full read stored as differences to ${base}`,
+      };
+    }
+    return { merge: false, fullReason: decision.reason, detail: decision.detail, describe: 'full image' };
   }
 
   async backupContainerPrepare(vmid: number, info: ContainerBackupInfo): Promise<void> {

@@ -4,6 +4,7 @@ import { BpError } from '@bp/api';
 import { copyRegions, createQcow2Target, openImageReader, type CopyStats, type CopyTarget, type Qcow2TargetOptions } from '@bp/nbd';
 import { readQcow2Header } from '../restore/qcow2-header.js';
 import { fsyncPath } from '../util/durable-fs.js';
+import { differencesOnly, type DifferenceStats } from './differences-target.js';
 import type { OpenSource } from './region-sources.js';
 
 /** Options of {@link writeImage}. */
@@ -19,6 +20,11 @@ export interface WriteImageOptions {
   signal?: AbortSignal;
   /** Non-fatal problems (a failed discard stops discarding). */
   onWarning?: (message: string) => void;
+  /**
+   * With `backingFile`: store only what differs from the previous restore point, counting into
+   * these stats (a scheduled full read that checks and repairs the chain; see differencesOnly).
+   */
+  differences?: DifferenceStats;
 }
 
 const MIN_CLUSTER_SIZE = 64 * 1024;
@@ -66,11 +72,10 @@ async function writeIncremental(source: OpenSource, backingFile: string, options
   // Format forced to qcow2 (never probed); qemu-nbd opens the whole backing chain read-only.
   const reader = openImageReader(previous, 'qcow2');
   try {
-    const target = await createImageTarget(
-      { path: options.imagePath, size: options.size, backingFile, backingFormat: 'qcow2', readBacking: (offset, length) => reader.read(offset, length) },
-      Math.min(Math.max(previousClusterSize, MIN_CLUSTER_SIZE), MAX_CLUSTER_SIZE),
-    );
-    return await copyInto(source, target, options);
+    const clusterSize = Math.min(Math.max(previousClusterSize, MIN_CLUSTER_SIZE), MAX_CLUSTER_SIZE);
+    const readBacking = (offset: number, length: number): Promise<Uint8Array> => reader.read(offset, length);
+    const target = await createImageTarget({ path: options.imagePath, size: options.size, backingFile, backingFormat: 'qcow2', readBacking }, clusterSize);
+    return await copyInto(source, options.differences ? differencesOnly(target, readBacking, clusterSize, options.differences) : target, options);
   } finally {
     await reader.close();
   }

@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { GuestType } from '@bp/api';
+import type { GuestType, IncrementalDecision, IncrementalRecord } from '@bp/api';
 import { FILES, PARTIAL_PREFIX } from '../layout/index.js';
 import { readJsonFile, writeFileAtomic } from '../util/durable-fs.js';
 
@@ -18,6 +18,8 @@ export interface BackupState {
   ownerPid: number;
   /** Per device: the previous image (`<type>-<time>/<device>.qcow2`) this backup builds on. */
   bases: Record<string, string>;
+  /** Per device: what backupVmQueryIncremental decided, and the record of the base it checked. */
+  decisions?: Record<string, { decision: IncrementalDecision; baseRecord?: IncrementalRecord }>;
   /** Set once backupVm returned: QEMU now considers this backup's data stored (hazard H1). */
   vmDone?: boolean;
   /** Devices written by backupVm, with the image each becomes the new previous of. */

@@ -1,8 +1,9 @@
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { GuestType } from '@bp/api';
+import type { DeviceChain, GuestType } from '@bp/api';
 import { FILES, isBackupDirName, parseName } from '../layout/index.js';
 import { backingDirName } from '../restore/backing-chain.js';
+import { deviceChains, readChainFile } from '../state/chain-file.js';
 import { exists } from '../util/durable-fs.js';
 
 /** A published backup found on disk. */
@@ -18,6 +19,8 @@ export interface FoundBackup {
   notes?: string;
   /** Backup directory names (`<type>-<time>`) this backup's images build on. */
   bases: string[];
+  /** VM backups: each device's place in its chain (`chain.json`), when recorded. */
+  devices?: Record<string, DeviceChain>;
 }
 
 /** Allocated bytes of the files in a directory (what the backup occupies on disk). */
@@ -55,6 +58,7 @@ export async function readBackup(guestDir: string, vmid: number, dirName: string
     if (base) bases.add(base);
   }
   const notes = await readFile(join(dir, FILES.notes), 'utf8').catch(() => undefined);
+  const devices = parsed.vmtype === 'qemu' ? deviceChains(await readChainFile(dir)) : {};
   return {
     archiveName: `${vmid}/${dirName}`,
     dir,
@@ -65,6 +69,7 @@ export async function readBackup(guestDir: string, vmid: number, dirName: string
     protected: await exists(join(dir, FILES.protected)),
     ...(notes === undefined ? {} : { notes }),
     bases: [...bases].sort(),
+    ...(Object.keys(devices).length > 0 ? { devices } : {}),
   };
 }
 

@@ -19,7 +19,8 @@ import {
   type VolumeSizeInfo,
 } from '@bp/api';
 import { execa } from 'execa';
-import { FAILED_SUFFIX, FILES, parseName, StorageLayout } from '../layout/index.js';
+import { FAILED_SUFFIX, FILES, parseName, ROOT_FILES, StorageLayout } from '../layout/index.js';
+import { readOrCreateInstanceId } from '../state/storage-instance.js';
 import { DirBackupProvider } from '../provider/dir-provider.js';
 import { validateBackingChain } from '../restore/backing-chain.js';
 import { withGuestLock } from '../state/guest-lock.js';
@@ -41,6 +42,15 @@ export class DirBackupStorage implements BackupStorage<StorageConfig> {
     readonly config: StorageConfig,
   ) {
     this.layout = new StorageLayout(config.path);
+  }
+
+  /**
+   * The storage instance ID (`<path>/.bp-storage-instance`): created with the first backup and
+   * kept in the storage, so a storage recreated at another path, or a second setup using the
+   * same storage ID, is another instance and never trusts this one's bitmaps.
+   */
+  async storageInstanceId(): Promise<string> {
+    return readOrCreateInstanceId(join(this.config.path, ROOT_FILES.instance));
   }
 
   /** `<storeid>:backup/<archive-name>` */
@@ -85,6 +95,7 @@ export class DirBackupStorage implements BackupStorage<StorageConfig> {
     if (backup.notes !== undefined) volume.notes = backup.notes.split('\n')[0] ?? '';
     const parent = backup.bases[0];
     if (parent !== undefined) volume.parent = this.volid(`${backup.vmid}/${parent}`);
+    if (backup.devices !== undefined) volume.devices = backup.devices;
     return volume;
   }
 
