@@ -51,6 +51,7 @@ function hookedOpener(hooks: VmAccessHooks): VmAccessOpener {
     const opened = await openVm(options);
     return {
       devices: opened.devices,
+      bitmapIdentities: (storeId, storageInstance) => opened.bitmapIdentities(storeId, storageInstance),
       close: () => opened.close(),
       setupAccess: async (setup) => {
         const access = await opened.setupAccess(setup);
@@ -90,7 +91,8 @@ export async function runVmBackup(storage: BackupStorage, run: VmBackupRun, sign
         source: { kind: 'images', disks: run.disks.map((disk, index) => ({ virtdev: `scsi${index}`, image: disk.image, format: disk.format ?? 'qcow2' })) },
       },
     ],
-    ...(run.options ? { options: run.options } : {}),
+    // PVE's bitmap naming unless a scenario asks for bp's standalone one: providers run under PVE.
+    options: { bitmaps: 'pve', ...run.options },
     log: log.log,
     vmAccess: hookedOpener(run.hooks ?? {}),
     onEvent: (event) => {

@@ -6,6 +6,7 @@ import { runVmBackup } from '../driver/vm-job.js';
 import type { TestDisk } from '../fixtures/disk.js';
 import { runTool } from '../fixtures/tools.js';
 import type { Scenario } from '../kit/scenario.js';
+import { vmTrustScenarios } from './vm-trust.js';
 import { backupGenerations, backupPoint, backupVmOk, expectRestoreEquals, newDisk, pointName, scatter, type PointInTimeBackup } from './vm-support.js';
 
 const fullRoundTrip: Scenario = {
@@ -260,4 +261,5 @@ export const vmScenarios: readonly Scenario[] = [
   bandwidthLimit,
   failureAfterBackupVm,
   deleteInChain,
+  ...vmTrustScenarios,
 ];
