@@ -63,7 +63,7 @@ describe('VM backups of an offline qcow2 image', () => {
     expect(list.backups.map((backup) => backup.parent)).toEqual([null, backups[0]?.volid, backups[1]?.volid]);
     const show = await bp.json<ShowJson>(['show', second.volid]);
     expect(show.chain).toEqual(backups.map((backup) => backup.volid));
-    expect(show.disks).toEqual([{ device: 'drive-scsi0', size: 64 * 1024 * 1024 }]);
+    expect(show.disks).toEqual([{ device: 'drive-scsi0', size: 64 * 1024 * 1024, kind: 'incremental', chainLength: 3, fullReason: null, detail: null }]);
     expect(show.config).toContain('#qmdump#map:scsi0:drive-scsi0:');
     expect(show.mechanism).toBe('qemu-img');
   });

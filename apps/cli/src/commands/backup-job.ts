@@ -1,4 +1,4 @@
-import { BpError, parsePruneOptions, type BackupStorage, type GuestType } from '@bp/api';
+import { BpError, FULL_REASON_TEXT, parsePruneOptions, type BackupStorage, type GuestType } from '@bp/api';
 import { runBackupJob, type GuestSpec } from '@bp/host';
 import type { CommandContext } from '../args/command-spec.js';
 import type { OptionSpec } from '../args/option-spec.js';
@@ -52,10 +52,11 @@ export async function runGuestBackup(
   const bytesRead = new BytesReadCollector();
   let result;
   try {
+    const granularity = (storage.config as Record<string, unknown>)['bitmap-granularity'];
     result = await runBackupJob({
       storage,
       guests: [guest],
-      options: jobOptions,
+      options: { ...jobOptions, ...(typeof granularity === 'number' ? { bitmapGranularity: granularity } : {}) },
       // Errors end up in the thrown BpError; print them here only with --debug to avoid doubles.
       log: (level, message) => {
         bytesRead.observe(message);
@@ -86,13 +87,16 @@ export async function runGuestBackup(
     volid: guestResult.volid,
     vmid: guest.vmid,
     type: guest.type as GuestType,
-    // A VM backup without a base is full whatever was asked (first backup, lost bitmap).
+    // A VM backup without a base is full whatever was asked (first backup, lost bitmap, policy).
     mode: guest.type === 'qemu' ? (volume?.parent ? 'incremental' : 'full') : options.mode,
     bytesCopied,
     archiveSize: guestResult.size ?? null,
     durationMs,
     throughput: durationMs > 0 ? Math.round((bytesCopied * 1000) / durationMs) : 0,
-    disks: bytesRead.devices.map(({ device, bytesRead: copied, bitmapStatus }) => ({ device, bytesCopied: copied, bitmapStatus })),
+    disks: bytesRead.devices.map(({ device, bytesRead: copied, bitmapStatus }) => {
+      const chain = volume?.devices?.[device];
+      return { device, bytesCopied: copied, bitmapStatus, kind: chain?.kind ?? null, fullReason: chain?.fullReason ?? null, detail: chain?.detail ?? null };
+    }),
     protected: volume?.protected === true,
     notes: volume?.notes ?? null,
     pruned: before.filter((candidate) => !remaining.has(candidate.volid)).map((candidate) => candidate.volid),
@@ -101,5 +105,10 @@ export async function runGuestBackup(
 
 /** The human summary of a backup. */
 export function backupText(json: BackupResultJson): string {
+  const fullReads = json.disks.flatMap((disk) => (disk.fullReason === null ? [] : [`${disk.device}: read in full (${disk.fullReason}: ${disk.detail ?? FULL_REASON_TEXT[disk.fullReason]}).`]));
+  return [summaryLine(json), ...fullReads].join('\n');
+}
+
+function summaryLine(json: BackupResultJson): string {
   return `Backed up ${json.type === 'qemu' ? 'VM' : 'container'} ${json.vmid} (${json.mode}) to ${json.volid}: ${formatBytes(json.bytesCopied)} in ${formatDuration(json.durationMs)} (${formatRate(json.bytesCopied, json.durationMs)}).`;
 }

@@ -1,4 +1,4 @@
-import type { BackupVolume } from '@bp/api';
+import { FULL_REASON_TEXT, type BackupVolume } from '@bp/api';
 import type { CommandSpec } from '../args/command-spec.js';
 import { formatBytes } from '../output/format.js';
 import type { ShowJson } from '../output/json-types.js';
@@ -16,6 +16,13 @@ export function chainOf(volume: BackupVolume, all: readonly BackupVolume[]): str
     current = byId.get(current.parent);
   }
   return chain;
+}
+
+/** `  drive-scsi0  64.0 MiB  full (bitmap-not-ours: the dirty bitmap does not continue from the last backup)` */
+function diskLine(disk: ShowJson['disks'][number]): string {
+  const chain = disk.kind === null ? '' : `  ${disk.kind}${disk.kind === 'incremental' ? `, chain of ${disk.chainLength ?? '?'}` : ''}`;
+  const why = disk.fullReason !== null ? ` (${disk.fullReason}: ${disk.detail ?? FULL_REASON_TEXT[disk.fullReason]})` : disk.detail !== null ? ` (${disk.detail})` : '';
+  return `  ${disk.device}  ${formatBytes(disk.size)}${chain}${why}`;
 }
 
 /** `bp show <volid>`. */
@@ -37,7 +44,10 @@ export const showCommand: CommandSpec = {
     if (volume.subtype === 'qemu') {
       try {
         const sizes = await provider.restoreVmInit(target.volname);
-        disks = Object.entries(sizes).map(([device, { size }]) => ({ device, size }));
+        disks = Object.entries(sizes).map(([device, { size }]) => {
+          const chain = volume.devices?.[device];
+          return { device, size, kind: chain?.kind ?? null, chainLength: chain?.chainLength ?? null, fullReason: chain?.fullReason ?? null, detail: chain?.detail ?? null };
+        });
       } finally {
         await provider.restoreVmCleanup(target.volname);
       }
@@ -53,7 +63,7 @@ export const showCommand: CommandSpec = {
       `notes:      ${json.notes ?? ''}`,
       `restore:    ${mechanism}`,
     ];
-    if (disks.length > 0) lines.push('disks:', ...disks.map((disk) => `  ${disk.device}  ${formatBytes(disk.size)}`));
+    if (disks.length > 0) lines.push('disks:', ...disks.map(diskLine));
     lines.push('chain:', ...json.chain.map((volid, index) => `  ${index + 1}. ${volid}${index === 0 && json.chain.length > 1 ? ' (full)' : ''}`));
     lines.push('config:', ...config.trimEnd().split('\n').map((line) => `  ${line}`));
     return { json, text: lines.join('\n') };

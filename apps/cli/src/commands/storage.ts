@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { BpError, isValidStorageId, parseWithSchema } from '@bp/api';
 import type { CommandSpec } from '../args/command-spec.js';
-import { absolutePath, parseCount, stringValue } from '../args/values.js';
+import { absolutePath, parseByteSize, parseCount, stringValue } from '../args/values.js';
 import { dirExampleType, pluginForType } from '../deps/plugins.js';
 import { loadStorages, type StorageEntry } from '../config/storage-registry.js';
 import { readStoragesFile, writeStoragesFile } from '../config/storages-file.js';
@@ -52,10 +52,18 @@ export const storageAddCommand: CommandSpec = {
     { name: 'lxc-backup-mode', type: 'string', argument: '<tar|squashfs>', description: 'container archive format', defaultText: 'tar' },
     { name: 'prune-backups', type: 'string', argument: '<list>', description: 'retention, e.g. keep-daily=7,keep-last=3' },
     { name: 'max-protected-backups', type: 'string', argument: '<n>', description: 'protected backups per guest (-1 = unlimited)' },
+    { name: 'max-chain-length', type: 'string', argument: '<n>', description: 'longest incremental chain (full + incrementals); 0 = unlimited', defaultText: '0' },
+    { name: 'chain-limit-action', type: 'string', argument: '<full|merge>', description: 'at the chain limit: read in full, or merge into a synthetic full', defaultText: 'full' },
+    { name: 'full-read-every', type: 'string', argument: '<n>', description: 'every N-th backup reads the whole disk and repairs the chain; 0 = never', defaultText: '0' },
+    { name: 'full-read-days', type: 'string', argument: '<n>', description: 'a full read when the last one is N days old; 0 = never', defaultText: '0' },
+    { name: 'bitmap-granularity', type: 'string', argument: '<size>', description: 'dirty-bitmap granularity, a power of two from 4K to 64M', defaultText: '64K' },
     { name: 'default', type: 'boolean', description: 'make it the default storage' },
   ],
   positionals: { min: 1, max: 1, names: 'a storage ID' },
-  examples: ['bp storage add nas --path /mnt/nas/bp --vm-backup-mode incremental --default'],
+  examples: [
+    'bp storage add nas --path /mnt/nas/bp --vm-backup-mode incremental --default',
+    'bp storage add offsite --path /mnt/offsite/bp --vm-backup-mode incremental --max-chain-length 14 --full-read-every 7',
+  ],
   failureCode: 'BP_INVALID_CONFIG',
   async run(context) {
     const id = context.positionals[0] ?? '';
@@ -64,12 +72,18 @@ export const storageAddCommand: CommandSpec = {
     if (path === undefined) throw usageError('--path <dir> is required');
     const type = stringValue(context.values, 'type') ?? dirExampleType();
     const config: Record<string, unknown> = { path: absolutePath(context.io.cwd, path) };
-    for (const key of ['vm-backup-mode', 'vm-backup-mechanism', 'lxc-backup-mode', 'prune-backups'] as const) {
+    for (const key of ['vm-backup-mode', 'vm-backup-mechanism', 'lxc-backup-mode', 'prune-backups', 'chain-limit-action'] as const) {
       const value = stringValue(context.values, key);
       if (value !== undefined) config[key] = value;
     }
     const maxProtected = stringValue(context.values, 'max-protected-backups');
     if (maxProtected !== undefined) config['max-protected-backups'] = maxProtected === '-1' ? -1 : parseCount(maxProtected, '--max-protected-backups');
+    for (const key of ['max-chain-length', 'full-read-every', 'full-read-days'] as const) {
+      const value = stringValue(context.values, key);
+      if (value !== undefined) config[key] = parseCount(value, `--${key}`);
+    }
+    const granularity = stringValue(context.values, 'bitmap-granularity');
+    if (granularity !== undefined) config['bitmap-granularity'] = parseByteSize(granularity, '--bitmap-granularity');
     parseWithSchema(pluginForType(type).configSchema, config, `storage ${id}`);
     const file = await readStoragesFile(context.paths.storagesFile);
     if (file.storages.some((entry) => entry.id === id)) {

@@ -1,3 +1,4 @@
+import type { FullReason } from '@bp/api';
 /**
  * The `--json` documents of every command. Each command prints exactly one of these on stdout;
  * a failure prints {@link ErrorJson} instead. Times are ISO 8601 UTC, sizes bytes.
@@ -35,8 +36,11 @@ export interface ShowJson extends BackupJson {
   chain: string[];
   /** The guest configuration as stored. */
   config: string;
-  /** Stored disks (VMs): device name and virtual size. */
-  disks: Array<{ device: string; size: number }>;
+  /**
+   * Stored disks (VMs): device name, virtual size and, where the storage records it, the image's
+   * place in its incremental chain and why it was read in full.
+   */
+  disks: Array<{ device: string; size: number; kind: 'full' | 'incremental' | null; chainLength: number | null; fullReason: FullReason | null; detail: string | null }>;
 }
 
 /** One disk of a VM backup, as the task log reported it. */
@@ -47,6 +51,12 @@ export interface BackupDiskJson {
   bytesCopied: number;
   /** The dirty-bitmap status ("created new", "OK (4.0 MiB of 256 MiB dirty)"), if any. */
   bitmapStatus: string | null;
+  /** `full` or `incremental` as stored (null when the storage does not record it). */
+  kind: 'full' | 'incremental' | null;
+  /** Why the disk was read in full although the storage backs up incrementally (`bitmap-not-ours`, `size-changed`, ...). */
+  fullReason: FullReason | null;
+  /** The reason or the outcome in words. */
+  detail: string | null;
 }
 
 /** `bp backup vm` and `bp backup ct`. */
