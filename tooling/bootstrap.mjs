@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { SYSTEM_TOOLS } from './system-tools.mjs';
+import { PERL_MODULES, SYSTEM_TOOLS } from './system-tools.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const quiet = !process.argv.includes('--verbose');
@@ -21,8 +21,17 @@ function hasCommand(name) {
   return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
 }
 
+function hasPerlModule(name) {
+  return spawnSync('perl', [`-M${name}`, '-e', '1'], { stdio: 'ignore' }).status === 0;
+}
+
+// Commands and Perl modules alike: [name, Debian package] pairs that are not available.
+function missingTools() {
+  return [...SYSTEM_TOOLS.filter(([tool]) => !hasCommand(tool)), ...PERL_MODULES.filter(([module]) => !hasPerlModule(module))];
+}
+
 function ensureSystemTools() {
-  const missing = SYSTEM_TOOLS.filter(([tool]) => !hasCommand(tool));
+  const missing = missingTools();
   if (missing.length === 0) return;
   const packages = [...new Set(missing.map(([, pkg]) => pkg))].sort();
   const install = `apt-get install -y --no-install-recommends ${packages.join(' ')}`;
@@ -35,7 +44,7 @@ function ensureSystemTools() {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   run('apt-get', ['update', '-qq'], { env });
   run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env });
-  const still = SYSTEM_TOOLS.filter(([tool]) => !hasCommand(tool));
+  const still = missingTools();
   if (still.length > 0) {
     console.error(`BP_MISSING_TOOLS: still missing after apt-get: ${still.map(([tool]) => tool).join(', ')}`);
     process.exit(1);

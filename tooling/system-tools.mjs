@@ -20,4 +20,12 @@ export const SYSTEM_TOOLS = [
   ['getfattr', 'attr'],
   ['setfattr', 'attr'],
   ['flock', 'util-linux'],
+  ['perl', 'perl'],
+  ['prove', 'perl'],
+];
+
+/** Perl modules the PVE bridge (@bp/pve) and its prove tests load, and their Debian 12 packages. */
+export const PERL_MODULES = [
+  ['JSON', 'libjson-perl'],
+  ['Test::More', 'perl-modules-5.36'],
 ];

@@ -15,6 +15,7 @@ export const workspaceAliases: Record<string, string> = {
   '@bp/host': `${root}packages/host/src/index.ts`,
   '@bp/dir-example': `${root}packages/dir-example/src/index.ts`,
   '@bp/conformance': `${root}packages/conformance/src/index.ts`,
+  '@bp/pve': `${root}packages/pve/src/index.ts`,
 };
 
 /** The vitest configuration every package starts from. */

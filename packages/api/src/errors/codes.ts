@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   BP_QMP_ERROR: 'a QMP command returned an error',
   BP_PROVIDER_FAILED: 'a provider method failed or returned a value outside the contract',
   BP_CONFORMANCE: 'a provider failed a conformance check',
+  BP_BRIDGE_PROTOCOL: 'the PVE bridge and its Node process speak different protocol versions or broke the protocol',
+  BP_BRIDGE_DIED: 'the Node process of the PVE bridge exited or became unreachable during a call',
 } as const;
 
 /** A stable bp error code. */

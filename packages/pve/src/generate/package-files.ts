@@ -1,0 +1,33 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+// From the build this module is bundled into dist/index.js; from sources (tests) it is
+// src/generate/package-files.ts. Both find the package's files relative to themselves.
+const runningFromSources = import.meta.url.endsWith('.ts');
+const packageRoot = fileURLToPath(new URL(runningFromSources ? '../../' : '../', import.meta.url));
+
+/** The root directory of the installed @bp/pve package. */
+export function pvePackageRoot(): string {
+  return packageRoot;
+}
+
+/** The shared Perl runtime shipped with the package. */
+export function bridgeRuntimeSource(): string {
+  return `${packageRoot}perl/BP/PVE/Bridge.pm`;
+}
+
+/**
+ * How to start the bridge server: `dist/server.js` from the build; from sources the TypeScript
+ * entry through tsx (with `TSX_TSCONFIG_PATH` pointing at tsconfig.sources.json in the environment).
+ */
+export function defaultServer(): { server: string; nodeArgs: string[] } {
+  if (runningFromSources || !existsSync(`${packageRoot}dist/server.js`)) {
+    return { server: `${packageRoot}src/server/main.ts`, nodeArgs: ['--import', 'tsx'] };
+  }
+  return { server: `${packageRoot}dist/server.js`, nodeArgs: [] };
+}
+
+/** tsconfig that maps @bp/* to sources, for a server started from sources. */
+export function sourcesTsconfig(): string {
+  return `${packageRoot}tsconfig.sources.json`;
+}

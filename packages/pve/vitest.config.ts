@@ -1,0 +1,3 @@
+import { packageConfig } from '../../tooling/vitest.shared.ts';
+
+export default packageConfig('@bp/pve');
