@@ -20,6 +20,17 @@ export const SYSTEM_TOOLS = [
   ['getfattr', 'attr'],
   ['setfattr', 'attr'],
   ['flock', 'util-linux'],
+  // bp files / mount / restore --path: partition tables, filesystem probes, loop mounts, FAT in userspace;
+  // the mkfs tools and sgdisk build the guest-like test disks.
+  ['sfdisk', 'fdisk'],
+  ['blkid', 'util-linux'],
+  ['losetup', 'mount'],
+  ['mdir', 'mtools'],
+  ['mcopy', 'mtools'],
+  ['sgdisk', 'gdisk'],
+  ['mkfs.ext4', 'e2fsprogs'],
+  ['mkfs.xfs', 'xfsprogs'],
+  ['mkfs.vfat', 'dosfstools'],
   ['perl', 'perl'],
   ['prove', 'perl'],
 ];

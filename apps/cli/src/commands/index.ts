@@ -4,12 +4,15 @@ import { backupVmCommand } from './backup-vm.js';
 import { deleteCommand } from './delete.js';
 import { demoCommand } from '../demo/demo-command.js';
 import { helpCommand } from './help.js';
+import { filesCommand } from './files.js';
 import { listCommand } from './list.js';
+import { mountCommand, umountCommand } from './mount.js';
 import { nbdCommand } from './nbd.js';
 import { notesCommand } from './notes.js';
 import { protectCommand, unprotectCommand } from './protect.js';
 import { pruneCommand } from './prune.js';
 import { restoreCommand } from './restore.js';
+import { serveCommand } from './serve.js';
 import { showCommand } from './show.js';
 import { storageAddCommand, storageListCommand, storageRemoveCommand } from './storage.js';
 import { verifyCommand } from './verify.js';
@@ -19,6 +22,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   backupVmCommand,
   backupCtCommand,
   restoreCommand,
+  filesCommand,
+  serveCommand,
+  mountCommand,
+  umountCommand,
   listCommand,
   showCommand,
   verifyCommand,

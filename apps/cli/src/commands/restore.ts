@@ -2,13 +2,14 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BpError } from '@bp/api';
 import type { CommandSpec } from '../args/command-spec.js';
-import { absolutePath, oneOf, parseBandwidth, stringValue } from '../args/values.js';
+import { absolutePath, oneOf, parseBandwidth, stringValue, stringValues } from '../args/values.js';
 import { hostRestoreContainer, hostRestoreVm } from '../deps/host-restore.js';
 import { idMapForUidMap, parseUidMap } from './backup-ct.js';
 import { usageError } from '../errors/usage-error.js';
 import { formatBytes, formatDuration, formatRate } from '../output/format.js';
 import type { RestoreJson } from '../output/json-types.js';
 import { providerLog } from './provider-log.js';
+import { restorePaths } from './restore-paths.js';
 import { withDeviceProgress } from '../progress/device-progress.js';
 import { findVolume, resolveVolumeArgument } from './volume-argument.js';
 
@@ -40,11 +41,14 @@ export const restoreCommand: CommandSpec = {
     { name: 'format', type: 'string', argument: '<qcow2|raw>', description: 'image format of restored VM disks', defaultText: 'qcow2' },
     { name: 'bwlimit', type: 'string', argument: '<rate>', description: 'bandwidth limit: KiB/s as in PVE, or with a unit (50M = 50 MiB/s)', defaultText: 'unlimited' },
     { name: 'uid-map', type: 'string', argument: '<0:host:count>', description: "container: host ID range of the restored tree (default: the backup's, else 0:100000:65536)" },
+    { name: 'path', type: 'string', multiple: true, argument: '<path>', description: 'restore only this file or directory (repeatable; see `bp files`)' },
+    { name: 'disk', type: 'string', argument: '<dev>', description: 'with --path: the VM disk to read', defaultText: 'the only disk' },
   ],
   positionals: { min: 1, max: 1, names: 'a volume ID' },
   examples: [
     'bp restore local:backup/qemu-100-2026-11-26T20:00:00Z --to ./vm100',
     'bp restore local:backup/lxc-200-2026-11-26T20:05:00Z --to ./ct200',
+    'bp restore local:backup/qemu-100-2026-11-26T20:00:00Z --path /part1/etc/hosts --to ./files',
   ],
   failureCode: 'BP_RESTORE_FAILED',
   async run(context) {
@@ -59,6 +63,13 @@ export const restoreCommand: CommandSpec = {
     const volume = await findVolume(target);
     const targetDir = absolutePath(context.io.cwd, toText);
     const undoTarget = await prepareTarget(targetDir);
+    const paths = stringValues(context.values, 'path');
+    if (paths.length > 0) {
+      return restorePaths(context, target, paths, targetDir).catch(async (error: unknown) => {
+        await undoTarget().catch(() => undefined);
+        throw error;
+      });
+    }
     const started = Date.now();
     const common = {
       storage: target.storage,
