@@ -89,7 +89,8 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
   // through tsx, whose cache lives in TMPDIR: share the machine's cache instead of rebuilding it.
   const tsxCache = join(tmpdir(), 'tsx-0');
   if (await stat(tsxCache).then((info) => info.isDirectory(), () => false)) await symlink(tsxCache, join(tmp, 'tsx-0'));
-  const kitEntries = new Set(await readdir(tmp));
+  // tsx creates its cache itself when the machine has none yet; it is removed with the scratch directory.
+  const kitEntries = new Set([...(await readdir(tmp)), 'tsx-0']);
   const steps: Array<() => Promise<void> | void> = [];
   const variant: ProviderVariant = { ...options.variant, ...(scenario.vmMode ? { vmMode: scenario.vmMode } : {}) };
   const seed = options.seed ?? runSeed();
