@@ -31,13 +31,13 @@ describe('registration', () => {
     expect(names.some((name) => name.startsWith('container: '))).toBe(false);
     expect(names.some((name) => name.includes('incremental generations'))).toBe(false);
     expect(names.some((name) => name.includes('pruneBackups'))).toBe(false);
-    expect(names).toContain('vm: full backup restores byte-identical, with the guest config verbatim [nbd]');
+    expect(names).toContain('vm: full backup of odd-sized disks restores byte-identical, with guest and firewall config verbatim [nbd]');
     expect(names).toContain('storage: operations the declaration leaves out throw BP_NOT_SUPPORTED');
   });
 
   test('without a declaration every variant is registered and decided at run time', () => {
     const names = registeredNames();
-    expect(names).toContain('vm: full backup restores byte-identical, with the guest config verbatim [file-handle]');
+    expect(names).toContain('vm: full backup of odd-sized disks restores byte-identical, with guest and firewall config verbatim [file-handle]');
     expect(names).toContain('container: container backup runs as the container\'s mapped root uid [squashfs]');
   });
 
@@ -49,7 +49,7 @@ describe('registration', () => {
     });
     testBackupProvider({ test: (name, body) => void bodies.set(name, body), factory });
     const skipped: string[] = [];
-    await bodies.get('vm: full backup restores byte-identical, with the guest config verbatim [file-handle]')!({ expect, skip: (note) => void skipped.push(note ?? '') });
+    await bodies.get('vm: full backup of odd-sized disks restores byte-identical, with guest and firewall config verbatim [file-handle]')!({ expect, skip: (note) => void skipped.push(note ?? '') });
     expect(skipped).toEqual(["the provider does not declare VM mechanism 'file-handle'"]);
   });
 });

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { BackupStorage, VmVolumes } from '@bp/api';
 import { openVm, runBackupJob, type BackupJobOptions, type GuestResult, type JobResult, type SnapshotAccess, type VmAccessOpener } from '@bp/host';
 import { BackupSecondGate } from './backup-second-gate.js';
@@ -28,6 +31,8 @@ export interface VmBackupRun {
   disks: readonly VmTestDisk[];
   options?: BackupJobOptions;
   hooks?: VmAccessHooks;
+  /** The firewall config handed over (default {@link VM_FIREWALL_CONFIG}). */
+  firewallConfig?: string;
 }
 
 /** The outcome: the guest's result, the job's, the provider's log and how long `backupVm` took. */
@@ -40,11 +45,18 @@ export interface VmBackupOutcome {
   reachedBackupVm: boolean;
 }
 
-/** The VM config the kit backs up (the host appends the `#qmdump#map` lines). */
+/**
+ * The VM config the kit backs up (the host appends the `#qmdump#map` lines). Its description
+ * (`#` lines) has non-ASCII text, a trailing space and an empty comment line, so anything but a
+ * verbatim copy shows.
+ */
 export function vmGuestConfig(vmid: number, disks: readonly VmTestDisk[]): string {
-  const drives = disks.map((disk, index) => `scsi${index}: local:vm-${vmid}-disk-${index},size=${disk.size / (1024 * 1024)}M`);
-  return [`name: conformance-vm-${vmid}`, 'memory: 512', 'ostype: l26', ...drives, ''].join('\n');
+  const drives = disks.map((disk, index) => `scsi${index}: local:vm-${vmid}-disk-${index},size=${disk.size % 1024 === 0 ? `${disk.size / 1024}K` : disk.size}`);
+  return [`#Konformität — VM ${vmid}: «test» `, '#', '#%3A encoded: 100%25', `name: conformance-vm-${vmid}`, 'memory: 512', 'ostype: l26', ...drives, ''].join('\n');
 }
+
+/** The firewall config of the kit's VMs: rules, an ipset and a trailing comment without a final newline. */
+export const VM_FIREWALL_CONFIG = '[OPTIONS]\nenable: 1\npolicy_in: DROP\n\n[IPSET trusted] # Vertrauenswürdig\n10.0.0.0/8\n\n[RULES]\nIN ACCEPT -p tcp -dport 22 # ssh \n#last line, no newline';
 
 function hookedOpener(hooks: VmAccessHooks): VmAccessOpener {
   return async (options) => {
@@ -79,6 +91,8 @@ export async function runVmBackup(storage: BackupStorage, run: VmBackupRun, sign
   const log = new ProviderLog();
   const key = `${storage.storeId}/${run.vmid}`;
   await backupSeconds.before(key);
+  // The kit's own log directory, removed again: the provider keeps its copy (backupHandleLogFile).
+  const logDir = await mkdtemp(join(tmpdir(), 'bp-cf-logs-'));
   let backupVmStart: number | undefined;
   let backupVmMs: number | undefined;
   const job = await runBackupJob({
@@ -89,10 +103,11 @@ export async function runVmBackup(storage: BackupStorage, run: VmBackupRun, sign
         vmid: run.vmid,
         config: vmGuestConfig(run.vmid, run.disks),
         source: { kind: 'images', disks: run.disks.map((disk, index) => ({ virtdev: `scsi${index}`, image: disk.image, format: disk.format ?? 'qcow2' })) },
+        firewallConfig: run.firewallConfig ?? VM_FIREWALL_CONFIG,
       },
     ],
     // PVE's bitmap naming unless a scenario asks for bp's standalone one: providers run under PVE.
-    options: { bitmaps: 'pve', ...run.options },
+    options: { bitmaps: 'pve', ...run.options, logDir },
     log: log.log,
     vmAccess: hookedOpener(run.hooks ?? {}),
     onEvent: (event) => {
@@ -101,7 +116,10 @@ export async function runVmBackup(storage: BackupStorage, run: VmBackupRun, sign
       else if (backupVmStart !== undefined && backupVmMs === undefined) backupVmMs = Date.now() - backupVmStart;
     },
     ...(signal ? { signal } : {}),
-  }).finally(() => backupSeconds.after(key));
+  }).finally(async () => {
+    backupSeconds.after(key);
+    await rm(logDir, { recursive: true, force: true });
+  });
   const guest = job.guests[0]!;
   return { guest, job, log, backupVmMs, reachedBackupVm: backupVmStart !== undefined };
 }

@@ -1,5 +1,8 @@
 import { access } from 'node:fs/promises';
-import { assertSpecificationVersion, isValidStorageId } from '@bp/api';
+import { isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { assertSpecificationVersion, isValidStorageId, type BackupStorage, type BackupStoragePlugin } from '@bp/api';
+import type { ScenarioContext } from '../kit/scenario.js';
 import type { Scenario } from '../kit/scenario.js';
 import { conformanceError } from '../kit/verify.js';
 import { needsGuests, smallBackup } from './guests.js';
@@ -22,8 +25,28 @@ const declaration: Scenario = {
     context.verify.equal(storage.plugin.supports, context.supports, "the plugin's supports differs from the declaration the kit was given");
     const listed = await context.verify.succeeds(storage.listVolumes(), 'listVolumes() on a fresh storage threw');
     context.verify.equal(listed, [], 'a fresh storage from the factory already lists backups; the factory must return an empty storage every call');
+    await expectModuleRefReopens(context, storage);
   },
 };
+
+/**
+ * The container backup child re-imports the plugin from `moduleRef` and opens the storage from
+ * the same storeId and config: that storage must be the one under test (same type and
+ * declaration), or the child runs a different provider than every other scenario.
+ */
+async function expectModuleRefReopens(context: ScenarioContext, storage: BackupStorage): Promise<void> {
+  const { module, exportName } = storage.plugin.moduleRef;
+  const specifier = isAbsolute(module) ? pathToFileURL(module).href : module;
+  const loaded = (await context.verify.succeeds(import(specifier) as Promise<Record<string, unknown>>, `importing the plugin's moduleRef module '${module}' failed; the container backup child loads the plugin from it`)) as Record<string, unknown>;
+  const plugin = loaded[exportName] as BackupStoragePlugin | undefined;
+  context.verify.that(typeof plugin?.open === 'function', `moduleRef names export '${exportName}' of '${module}', which is not a storage plugin; the container backup child could not load the provider`);
+  const reopened = await context.verify.succeeds(async () => plugin!.open(storage.storeId, plugin!.configSchema.parse(storage.config)), `the plugin re-imported from moduleRef could not open storage '${storage.storeId}' with its config (what the container backup child does)`);
+  context.verify.equal(
+    { type: reopened.plugin.type, supports: reopened.plugin.supports },
+    { type: storage.plugin.type, supports: storage.plugin.supports },
+    `the storage the container backup child opens from moduleRef (${module}#${exportName}) is not the one under test: type or declaration differ`,
+  );
+}
 
 const variants: Scenario = {
   id: 'factory.variants',

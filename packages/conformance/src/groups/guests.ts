@@ -62,7 +62,7 @@ export async function smallGuest(context: ScenarioContext, vmid: number): Promis
         ),
     };
   }
-  const disk = await TestDisk.create(await mkdtemp(join(context.scratch, 'small-disk-')), 'disk0', 4 * 1024 * 1024);
+  const disk = await TestDisk.create(await mkdtemp(join(context.scratch, 'small-disk-')), 'disk0', 4 * 1024 * 1024, context.random);
   await disk.writeRandom([{ offset: 0, length: 64 * 1024 }]);
   const config = `name: small-${vmid}\nscsi0: local:vm-${vmid}-disk-0,size=4M\n`;
   return {

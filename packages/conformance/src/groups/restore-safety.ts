@@ -101,7 +101,8 @@ const sourceReadFault: Scenario = {
   vmMode: 'full',
   async run(context) {
     const storage = await context.open();
-    await using faulty = await FaultyDisk.create(context.scratch, 16 * 1024 * 1024);
+    await using faulty = await FaultyDisk.create(context.scratch, 16 * 1024 * 1024, context.random);
+    context.note('faulty disk', `${faulty.size} B, reads from ${faulty.size / 2} on fail`);
     const source = { vmid: 601, disks: [{ image: faulty.image, size: faulty.size, format: 'raw' as const }] };
     const failed = await runVmBackup(storage, { ...source, hooks: { afterSetup: () => faulty.startFailing() } }, context.signal);
     await faulty.stopFailing();
@@ -116,5 +117,35 @@ const sourceReadFault: Scenario = {
   },
 };
 
-/** Hostile restore inputs and source read faults. */
-export const restoreSafetyScenarios: readonly Scenario[] = [hostileRestoreInputs, sourceReadFault];
+/** Volume names that try to leave the storage or name something that is no backup. */
+const HOSTILE_VOLNAMES = [
+  'backup/../../../../etc/passwd',
+  'backup/100/../../../../etc',
+  'backup/100/qemu-2024-03-15T12:00:00Z/../../../..',
+  '/etc/passwd',
+  'backup/100/qemu-2024-03-15T12:00:00Z\u0000.conf',
+  'images/100/vm-100-disk-0.qcow2',
+  'backup/100/',
+  'backup/-1/qemu-2024-03-15T12:00:00Z',
+];
+
+const hostileVolnames: Scenario = {
+  id: 'safety.hostile-volnames',
+  title: 'volume names that leave the storage or name no backup are refused by parseVolname, path and the restore entry points',
+  kind: 'storage',
+  axis: 'none',
+  async run(context) {
+    const storage = await context.open();
+    const provider = storage.newBackupProvider(() => {});
+    for (const volname of HOSTILE_VOLNAMES) {
+      const shown = JSON.stringify(volname);
+      await context.verify.fails(async () => storage.parseVolname(volname), `parseVolname(${shown}) accepted a volume name that is not a backup of this storage; it must throw BP_INVALID_VOLUME_ID`);
+      await context.verify.fails(() => storage.path(volname), `path(${shown}) returned a path for a volume name that is not a backup of this storage`);
+      await context.verify.fails(() => provider.archiveGetGuestConfig(volname), `archiveGetGuestConfig(${shown}) read a guest config through a volume name that is not a backup of this storage`);
+      await context.verify.fails(() => provider.restoreGetMechanism(volname), `restoreGetMechanism(${shown}) answered for a volume name that is not a backup of this storage`);
+    }
+  },
+};
+
+/** Hostile restore inputs, hostile volume names and source read faults. */
+export const restoreSafetyScenarios: readonly Scenario[] = [hostileRestoreInputs, hostileVolnames, sourceReadFault];

@@ -1,8 +1,13 @@
-import { BpError, markBackupGroup, parsePruneOptions, type BackupVolume } from '@bp/api';
+import { BpError, markBackupGroup, parsePruneOptions, type BackupStorage, type BackupVolume } from '@bp/api';
 import type { Scenario } from '../kit/scenario.js';
 import { needsGuests, smallBackup, smallBackupType } from './guests.js';
 
 const DAY = 86_400;
+
+/** The storage as PVE's next API call sees it: opened anew from the plugin with the same ID and config. */
+function reopen(storage: BackupStorage): BackupStorage {
+  return storage.plugin.open(storage.storeId, storage.config);
+}
 /** A fixed past time (2024-03-15T12:00:00Z) so prune buckets do not depend on today. */
 const HISTORY_START = 1_710_504_000;
 
@@ -34,6 +39,10 @@ const listedOnlyAfterSuccess: Scenario = {
     context.verify.that(typeof volume.format === 'string' && volume.format.length > 0, `listVolumes entry of ${backup.volid} has no format`);
     const other = await storage.listVolumes({ vmid: vmid + 1 });
     context.verify.equal(other, [], `listVolumes({ vmid: ${vmid + 1} }) returned backups of other guests`);
+    // A guest whose ID starts with this one's digits: the filter compares IDs, not text.
+    const longer = await smallBackup(context, storage, vmid * 10, startTime);
+    context.verify.equal((await storage.listVolumes({ vmid })).map((entry) => entry.volid), [backup.volid], `listVolumes({ vmid: ${vmid} }) must return only guest ${vmid}'s backup, not ${longer.volid} of guest ${vmid * 10}`);
+    context.verify.equal((await storage.listVolumes({ vmid: vmid * 10 })).map((entry) => entry.volid), [longer.volid], `listVolumes({ vmid: ${vmid * 10} }) must return only guest ${vmid * 10}'s backup`);
     const parsed = storage.parseVolname(backup.volname);
     context.verify.equal({ vtype: parsed.vtype, vmid: parsed.vmid }, { vtype: 'backup', vmid }, `parseVolname(${backup.volname}) returned the wrong owner`);
     const size = await context.verify.succeeds(storage.volumeSizeInfo(backup.volname), `volumeSizeInfo(${backup.volname}) threw`);
@@ -56,6 +65,8 @@ const pruneHistory: Scenario = {
     await smallBackup(context, storage, vmid + 1, HISTORY_START);
     const keep = 'keep-last=2,keep-daily=3,keep-monthly=2';
     const listed = await storage.listVolumes({ vmid });
+    const volids = listed.map((volume) => volume.volid);
+    context.verify.equal(volids, [...volids].sort(), 'listVolumes must return backups sorted by volid (PVE list_volumes)');
     const expected = markBackupGroup(
       listed.map((volume) => ({ id: volume.volid, ctime: volume.ctime })),
       parsePruneOptions(keep),
@@ -87,6 +98,9 @@ const protectedBackups: Scenario = {
     context.verify.equal(await storage.getVolumeAttribute(old.volname, 'protected'), true, `getVolumeAttribute(${old.volname}, 'protected') does not return true after protecting it`);
     const listed = (await storage.listVolumes({ vmid })).find((volume) => volume.volid === old.volid);
     context.verify.equal(listed?.protected, true, `listVolumes does not show ${old.volid} as protected`);
+    // PVE opens the storage anew for every API call: protection must live with the backup.
+    const reopened = reopen(storage);
+    context.verify.equal(await reopened.getVolumeAttribute(old.volname, 'protected'), true, `after reopening the storage (plugin.open with the same config), ${old.volname} is no longer protected; protection must be stored with the backup`);
     if (context.supports.delete) {
       const error = await context.verify.fails(storage.freeImage(old.volname), `freeImage(${old.volname}) deleted a protected backup`);
       context.verify.that(BpError.hasCode(error, 'BP_PROTECTED'), `freeImage of a protected backup must throw BP_PROTECTED, got ${String(error)}`);
@@ -113,9 +127,10 @@ const notes: Scenario = {
   async run(context) {
     const storage = await context.open();
     const backup = await smallBackup(context, storage, 303);
-    const text = 'conformance notes – ünïcode\nsecond line with {{braces}}\n';
+    const text = '  conformance notes – ünïcode 🗄️\n\tsecond line with {{braces}} and trailing space \n\n';
     await context.verify.succeeds(storage.updateVolumeAttribute(backup.volname, 'notes', text), `updateVolumeAttribute(${backup.volname}, 'notes') threw`);
     context.verify.equal(await storage.getVolumeAttribute(backup.volname, 'notes'), text, `getVolumeAttribute(${backup.volname}, 'notes') did not return the notes verbatim`);
+    context.verify.equal(await reopen(storage).getVolumeAttribute(backup.volname, 'notes'), text, `after reopening the storage (plugin.open with the same config), getVolumeAttribute(${backup.volname}, 'notes') did not return the notes verbatim; notes must be stored with the backup`);
     const listed = (await storage.listVolumes({ vmid: 303 })).find((volume) => volume.volid === backup.volid);
     context.verify.that(listed?.notes !== undefined && text.startsWith(listed.notes.split('\n')[0] ?? '\u0000'), `listVolumes does not show the notes (at least their first line) of ${backup.volid}`);
   },

@@ -1,41 +1,62 @@
 import { mkdtemp } from 'node:fs/promises';
-import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import type { BackupStorage } from '@bp/api';
 import { restoreVm, type RestoredVm } from '@bp/host';
 import { imageDifference, TestDisk } from '../fixtures/disk.js';
-import { randomRegions } from '../fixtures/random.js';
+import { randomRegions, type WriteRegion } from '../fixtures/random.js';
 import { runVmBackup, type VmBackupOutcome, type VmBackupRun } from '../driver/vm-job.js';
 import type { ScenarioContext } from '../kit/scenario.js';
 import { conformanceError } from '../kit/verify.js';
 
-/** Disk size of the VM scenarios: small, so a run stays fast on a busy machine. */
-export const VM_DISK_SIZE = 32 * 1024 * 1024;
+const MiB = 1024 * 1024;
 
-/** A VM disk in the scenario's scratch directory, with `count` random 64 KiB writes. */
-export async function newDisk(context: ScenarioContext, name = 'disk0', size = VM_DISK_SIZE, count = 16): Promise<TestDisk> {
-  const disk = await TestDisk.create(context.scratch, name, size);
-  if (count > 0) await disk.writeRandom(randomRegions(size, count, 64 * 1024));
+/**
+ * Disk sizes of the VM scenarios, chosen to break convenient assumptions: none is a multiple of
+ * 4 MiB (PVE's bitmap granularity), of the 64 KiB qcow2 cluster or of 1 MiB; the last dirty
+ * chunk of the main disk is 3.5 KiB; the EFI-like disk (528 KiB, as PVE's efidisk) and the small
+ * one are smaller than a single bitmap chunk.
+ */
+export const DISK_SIZES = { main: 24 * MiB + 7 * 512, efi: 528 * 1024, small: 3 * MiB + 512 } as const;
+
+/** A VM disk in the scenario's scratch directory: `count` random 64 KiB writes plus its first and last sector. */
+export async function newDisk(context: ScenarioContext, name = 'disk0', size: number = DISK_SIZES.main, count = 8): Promise<TestDisk> {
+  const disk = await TestDisk.create(context.scratch, name, size, context.random);
+  context.note(`disk ${name}`, `${size} B`);
+  if (count > 0) {
+    const length = Math.min(64 * 1024, size);
+    await disk.writeRandom([...randomRegions(context.random, size, count, length), { offset: 0, length: 512 }, { offset: size - 512, length: 512 }]);
+  }
   return disk;
 }
 
 /** PVE's bitmap granularity: dirty extents are 4 MiB aligned. */
-const DIRTY_CHUNK = 4 * 1024 * 1024;
+export const DIRTY_CHUNK = 4 * MiB;
+
+/** How many generations apart two generations may write the same chunks (see {@link changeGeneration}). */
+const GENERATION_PERIOD = 3;
 
 /**
- * Random writes between generations: two 64 KiB writes into each of two to four randomly chosen
- * 4 MiB chunks of one parity (even by default). Such chunks are never adjacent, so the dirty
- * bitmap always has several separate extents, and writes of the other parity never re-dirty
- * them: a provider that copies too little cannot pass by luck.
+ * The regions generation `generation` (>= 1) writes: one seeded 64 KiB write into every 4 MiB
+ * chunk `c` with `c % 3 === generation % 3` (the whole chunk when it is shorter, which covers the
+ * disk's last sector). Consecutive generations never share a chunk, so an incremental built on
+ * any older base than its predecessor misses the predecessor's chunks and restores wrong — with
+ * certainty, not by luck. Chunks of one generation are never adjacent, so the dirty bitmap has
+ * several extents.
  */
-export async function scatter(disk: TestDisk, parity: 'even' | 'odd' = 'even'): Promise<void> {
-  const chunks = Array.from({ length: Math.floor(disk.size / DIRTY_CHUNK / 2) }, (_, index) => index * 2 + (parity === 'odd' ? 1 : 0));
-  const chosen = chunks.sort(() => Math.random() - 0.5).slice(0, randomInt(2, 5));
-  const regions = chosen.flatMap((chunk) => {
-    const chunkSize = Math.min(DIRTY_CHUNK, disk.size - chunk * DIRTY_CHUNK);
-    return randomRegions(chunkSize, 2, 64 * 1024).map((region) => ({ ...region, offset: region.offset + chunk * DIRTY_CHUNK }));
-  });
-  await disk.writeRandom(regions);
+export function generationRegions(context: ScenarioContext, size: number, generation: number): WriteRegion[] {
+  const chunks = Math.ceil(size / DIRTY_CHUNK);
+  const regions: WriteRegion[] = [];
+  for (let chunk = generation % GENERATION_PERIOD; chunk < chunks; chunk += GENERATION_PERIOD) {
+    const chunkSize = Math.min(DIRTY_CHUNK, size - chunk * DIRTY_CHUNK);
+    const [region] = randomRegions(context.random, chunkSize, 1, Math.min(64 * 1024, chunkSize));
+    regions.push({ offset: chunk * DIRTY_CHUNK + region!.offset, length: region!.length });
+  }
+  return regions;
+}
+
+/** Writes generation `generation`'s changes (see {@link generationRegions}) to `disk`. */
+export async function changeGeneration(context: ScenarioContext, disk: TestDisk, generation: number): Promise<void> {
+  await disk.writeRandom(generationRegions(context, disk.size, generation));
 }
 
 /** Runs a VM backup that must succeed; returns the outcome with its volume names. */
@@ -60,15 +81,16 @@ export async function restoreRaw(context: ScenarioContext, storage: BackupStorag
 
 /**
  * Restores `volid` and compares each disk with its expected content. `what` names the point in
- * time in the failure message.
+ * time in the failure message. Returns the restore (configs included).
  */
-export async function expectRestoreEquals(context: ScenarioContext, storage: BackupStorage, volid: string, expected: readonly string[], what: string): Promise<void> {
+export async function expectRestoreEquals(context: ScenarioContext, storage: BackupStorage, volid: string, expected: readonly string[], what: string): Promise<RestoredVm> {
   const restored = await restoreRaw(context, storage, volid);
-  context.verify.equal(restored.disks.length, expected.length, `restore of ${volid} returned ${restored.disks.length} disks, expected ${expected.length}`);
+  context.verify.equal(restored.disks.length, expected.length, `restore of ${volid} (${what}) returned ${restored.disks.length} disks, expected ${expected.length}`);
   for (const [index, disk] of restored.disks.entries()) {
     const difference = await imageDifference(expected[index]!, disk.path);
     context.verify.that(difference === undefined, `restore of ${volid} (${what}) differs from the source at that point in time on ${disk.device}: ${difference ?? ''}`);
   }
+  return restored;
 }
 
 /** A file name for a point-in-time copy of a disk's reference. */
@@ -91,11 +113,11 @@ export async function backupPoint(context: ScenarioContext, storage: BackupStora
   return { volid: backup.volid, volname: backup.volname, expected };
 }
 
-/** Takes `count` backups of `disk`, with random writes before each but the first. */
-export async function backupGenerations(context: ScenarioContext, storage: BackupStorage, vmid: number, disk: TestDisk, count: number): Promise<PointInTimeBackup[]> {
+/** Takes `count` backups of `disk`: generation 0 as it is, then each after its generation's disjoint changes. */
+export async function backupGenerations(context: ScenarioContext, storage: BackupStorage, vmid: number, disk: TestDisk, count: number, first = 0): Promise<PointInTimeBackup[]> {
   const backups: PointInTimeBackup[] = [];
-  for (let generation = 0; generation < count; generation++) {
-    if (generation > 0) await scatter(disk);
+  for (let generation = first; generation < first + count; generation++) {
+    if (generation > 0) await changeGeneration(context, disk, generation);
     backups.push(await backupPoint(context, storage, { vmid, disks: [disk] }, `gen${generation}`));
   }
   return backups;

@@ -1,10 +1,9 @@
-import { copyFile, rm, truncate } from 'node:fs/promises';
+import { copyFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackupStorage } from '@bp/api';
 import type { TestDisk } from '../fixtures/disk.js';
-import { runTool } from '../fixtures/tools.js';
 import type { Scenario, ScenarioContext } from '../kit/scenario.js';
-import { backupPoint, expectRestoreEquals, newDisk, scatter, type PointInTimeBackup } from './vm-support.js';
+import { backupPoint, changeGeneration, expectRestoreEquals, newDisk, type PointInTimeBackup } from './vm-support.js';
 
 /*
  * Incremental trust: whatever hands the provider a dirty bitmap that does not describe the
@@ -41,9 +40,9 @@ const secondStorage: Scenario = {
     const backups: PointInTimeBackup[] = [];
     backups.push(await backup(context, first, 440, disk, 'first-0'));
     backups.push(await backup(context, second, 440, disk, 'second-0'));
-    await scatter(disk, 'even');
+    await changeGeneration(context, disk, 1);
     backups.push(await backup(context, first, 440, disk, 'first-1'));
-    await scatter(disk, 'odd');
+    await changeGeneration(context, disk, 2);
     backups.push(await backup(context, second, 440, disk, 'second-1'));
     for (const [index, point] of backups.entries()) {
       await expectRestoreEquals(context, index % 2 === 0 ? first : second, point.volid, point.expected, `backup ${index} of two storages sharing storage ID ${first.storeId} on one disk`);
@@ -65,13 +64,13 @@ const staleCopy: Scenario = {
     const reference = join(context.scratch, 'stale.reference.raw');
     await copyFile(disk.image, image);
     await copyFile(disk.reference, reference);
-    await scatter(disk, 'even');
+    await changeGeneration(context, disk, 1);
     await backup(context, storage, 441, disk, 'g1');
     // The disk goes back to its state at g0, with the bitmap it had then.
     await copyFile(image, disk.image);
     await copyFile(reference, disk.reference);
     await Promise.all([rm(image), rm(reference)]);
-    await scatter(disk, 'odd');
+    await changeGeneration(context, disk, 2);
     const after = await backup(context, storage, 441, disk, 'g2');
     await expectRestoreEquals(
       context,
@@ -94,9 +93,7 @@ const resized: Scenario = {
     const disk = await newDisk(context);
     await backup(context, storage, 442, disk, 'g0');
     for (const [label, size] of [['grown', disk.size + 1536 * 1024], ['shrunk', disk.size - 3 * 1024 * 1024]] as const) {
-      await runTool('qemu-img', ['resize', '-q', '-f', 'qcow2', ...(size < disk.size ? ['--shrink'] : []), disk.image, String(size)], { what: `resizing the test disk to ${size} bytes` });
-      await truncate(disk.reference, size);
-      (disk as { size: number }).size = size;
+      await disk.resize(size);
       await disk.writeRandom([{ offset: size - 64 * 1024, length: 64 * 1024 }]);
       const point = await backup(context, storage, 442, disk, label);
       await expectRestoreEquals(context, storage, point.volid, point.expected, `the backup after the disk was ${label} to ${size} bytes`);
@@ -114,12 +111,12 @@ const baseDeleted: Scenario = {
     const storage = await standaloneStorage(context);
     const disk = await newDisk(context);
     await backup(context, storage, 443, disk, 'g0');
-    await scatter(disk, 'even');
+    await changeGeneration(context, disk, 1);
     const base = await backup(context, storage, 443, disk, 'g1');
     // What an admin's `rm -r` does: the provider is not asked.
     const { path } = await storage.path(base.volname);
     await rm(path, { recursive: true, force: true });
-    await scatter(disk, 'odd');
+    await changeGeneration(context, disk, 2);
     const after = await backup(context, storage, 443, disk, 'g2');
     await expectRestoreEquals(context, storage, after.volid, after.expected, `the backup after its base ${base.volid} was removed behind the provider's back`);
   },

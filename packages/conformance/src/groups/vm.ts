@@ -1,60 +1,63 @@
-import { randomBytes } from 'node:crypto';
 import type { BackupStorage, VmVolumes } from '@bp/api';
-import { bitmapNameFor } from '@bp/host';
+import { assembleVmGuestConfig, bitmapNameFor } from '@bp/host';
 import { NbdClient } from '@bp/nbd';
-import { runVmBackup } from '../driver/vm-job.js';
+import { runVmBackup, vmGuestConfig, VM_FIREWALL_CONFIG, type VmTestDisk } from '../driver/vm-job.js';
 import type { TestDisk } from '../fixtures/disk.js';
 import { runTool } from '../fixtures/tools.js';
-import type { Scenario } from '../kit/scenario.js';
+import type { Scenario, ScenarioContext } from '../kit/scenario.js';
+import {
+  backupGenerations,
+  backupPoint,
+  backupVmOk,
+  changeGeneration,
+  DISK_SIZES,
+  expectRestoreEquals,
+  newDisk,
+  pointName,
+  type PointInTimeBackup,
+} from './vm-support.js';
 import { vmTrustScenarios } from './vm-trust.js';
-import { backupGenerations, backupPoint, backupVmOk, expectRestoreEquals, newDisk, pointName, scatter, type PointInTimeBackup } from './vm-support.js';
+
+/** The guest config a VM of `disks` must restore with, byte for byte (map lines included). */
+function expectedVmConfig(vmid: number, disks: readonly VmTestDisk[]): string {
+  return assembleVmGuestConfig(vmGuestConfig(vmid, disks), { kind: 'images', disks: disks.map((disk, index) => ({ virtdev: `scsi${index}`, image: disk.image, format: disk.format ?? 'qcow2' })) });
+}
 
 const fullRoundTrip: Scenario = {
   id: 'vm.full-round-trip',
-  title: 'full backup restores byte-identical, with the guest config verbatim',
+  title: 'full backup of odd-sized disks restores byte-identical, with guest and firewall config verbatim',
   kind: 'backup',
   axis: 'vmMechanism',
   vmMode: 'full',
   async run(context) {
     const storage = await context.open();
-    const disks = [await newDisk(context, 'disk0'), await newDisk(context, 'disk1', 16 * 1024 * 1024, 6)];
+    // Three disks of different odd sizes: data in the last sector of each, an EFI-like disk
+    // smaller than one bitmap chunk, and a device order a provider could mix up.
+    const disks = [await newDisk(context, 'disk0'), await newDisk(context, 'efi', DISK_SIZES.efi, 2), await newDisk(context, 'disk2', DISK_SIZES.small, 4)];
     const backup = await backupPoint(context, storage, { vmid: 400, disks }, 'full');
-    await expectRestoreEquals(context, storage, backup.volid, backup.expected, 'full backup');
-    const config = await storage.newBackupProvider(() => {}).archiveGetGuestConfig(backup.volname);
-    context.verify.that(config.includes('name: conformance-vm-400\n') && config.includes('#qmdump#map:scsi1:drive-scsi1:'), `archiveGetGuestConfig(${backup.volname}) did not return the guest config (with its #qmdump#map lines) verbatim`);
+    const restored = await expectRestoreEquals(context, storage, backup.volid, backup.expected, 'full backup');
+    context.verify.equal(restored.config, expectedVmConfig(400, disks), `the guest config restored from ${backup.volid} is not the one backed up, verbatim (description comments, non-ASCII text, trailing spaces and #qmdump#map lines included)`);
+    context.verify.equal(restored.firewallConfig, VM_FIREWALL_CONFIG, `the firewall config restored from ${backup.volid} is not the VM's firewall config, verbatim (archiveGetFirewallConfig)`);
   },
 };
 
-const incrementalGenerations: Scenario = {
-  id: 'vm.incremental-generations',
-  title: 'three incremental generations each restore to their own point in time',
-  kind: 'backup',
-  axis: 'vmMechanism',
-  vmMode: 'incremental',
-  async run(context) {
-    const storage = await context.open();
-    const disk = await newDisk(context);
-    const backups = await backupGenerations(context, storage, 401, disk, 4);
-    const listed = await storage.listVolumes({ vmid: 401 });
-    for (const { volid } of backups) context.verify.that(listed.some((volume) => volume.volid === volid), `incremental backup ${volid} is not listed`);
-    for (const volume of listed) {
-      if (volume.parent === undefined) continue;
-      const parent = listed.find((other) => other.volid === volume.parent);
-      context.verify.that(parent !== undefined && parent.ctime <= volume.ctime, `listVolumes reports parent ${volume.parent} for ${volume.volid}, which is not an older listed backup`);
-    }
-    for (const [generation, { volid, expected }] of backups.entries()) {
-      await expectRestoreEquals(context, storage, volid, expected, `generation ${generation}${generation === 0 ? ' (full)' : ' (incremental)'}`);
-    }
-  },
-};
+/** Every listed backup's parent must be an older listed backup. */
+async function expectParentsOlder(context: ScenarioContext, storage: BackupStorage, vmid: number): Promise<void> {
+  const listed = await storage.listVolumes({ vmid });
+  for (const volume of listed) {
+    if (volume.parent === undefined) continue;
+    const parent = listed.find((other) => other.volid === volume.parent);
+    context.verify.that(parent !== undefined && parent.ctime < volume.ctime, `listVolumes reports parent ${volume.parent} for ${volume.volid}, which is not an older listed backup`);
+  }
+}
 
 /** Writes random data to the device through the access's write export, as a guest would during the backup. */
-async function guestWrites(disk: TestDisk, access: { writeExportFor(device: string): Promise<{ uri: string }> }, device: string): Promise<void> {
+async function guestWrites(context: ScenarioContext, disk: TestDisk, access: { writeExportFor(device: string): Promise<{ uri: string }> }, device: string): Promise<void> {
   const target = await access.writeExportFor(device);
   const client = await NbdClient.connect(target.uri);
   try {
-    for (const offset of [0, 5 * 1024 * 1024, disk.size - 128 * 1024]) {
-      const data = randomBytes(128 * 1024);
+    for (const [offset, length] of [[0, 128 * 1024], [5 * 1024 * 1024, 128 * 1024], [disk.size - 128 * 1024 - 512, 128 * 1024], [disk.size - 512, 512]] as const) {
+      const data = context.random.bytes(length);
       await client.write(offset, data);
       await disk.recordWrite(offset, data);
     }
@@ -74,7 +77,7 @@ const writesDuringBackup: Scenario = {
     const storage = await context.open({ ...context.variant, vmMode: incremental ? 'incremental' : 'full' });
     const disk = await newDisk(context);
     const before = await disk.pointInTime(pointName(context, 'before-writes'));
-    const first = await backupVmOk(context, storage, { vmid: 402, disks: [disk], hooks: { afterSetup: (access) => guestWrites(disk, access, 'drive-scsi0') } });
+    const first = await backupVmOk(context, storage, { vmid: 402, disks: [disk], hooks: { afterSetup: (access) => guestWrites(context, disk, access, 'drive-scsi0') } });
     await expectRestoreEquals(context, storage, first.volid, [before], 'the backup start, before the guest writes during the backup');
     const second = await backupPoint(context, storage, { vmid: 402, disks: [disk] }, 'after-writes');
     await expectRestoreEquals(context, storage, second.volid, second.expected, `the next ${incremental ? 'incremental ' : ''}backup, which must contain the writes made during the previous one`);
@@ -93,9 +96,11 @@ const bitmapLost: Scenario = {
     await backupVmOk(context, storage, { vmid: 403, disks: [disk] });
     // The VM restarted: its bitmap is gone. Data changed meanwhile, including a region zeroed out.
     await runTool('qemu-img', ['bitmap', '--remove', disk.image, bitmapNameFor(storage.storeId)], { what: 'removing the dirty bitmap' });
-    await scatter(disk);
-    await runTool('qemu-io', ['-f', 'qcow2', '-c', `write -z 0 ${disk.size / 2}`, disk.image], { what: 'zeroing half of the disk' });
-    await disk.recordWrite(0, new Uint8Array(disk.size / 2));
+    await changeGeneration(context, disk, 1);
+    // The second half, last sector included, zeroed: a provider that skips zeroes keeps old data.
+    const half = Math.floor(disk.size / 2 / 512) * 512;
+    await runTool('qemu-io', ['-f', 'qcow2', '-c', `write -z ${half} ${disk.size - half}`, disk.image], { what: 'zeroing the second half of the disk' });
+    await disk.recordWrite(half, new Uint8Array(disk.size - half));
     const backup = await backupPoint(context, storage, { vmid: 403, disks: [disk] }, 'after-loss');
     await expectRestoreEquals(context, storage, backup.volid, backup.expected, "the backup after the bitmap was lost (bitmapMode 'new' means everything is dirty: a full backup)");
   },
@@ -165,7 +170,7 @@ const discardAfterRead: Scenario = {
   },
 };
 
-const BANDWIDTH = 4 * 1024 * 1024;
+const BANDWIDTH = 2 * 1024 * 1024;
 /** A limiter may let a short burst through at the start (token bucket); this much is allowed. */
 const BURST_ALLOWANCE_MS = 500;
 
@@ -177,7 +182,7 @@ const bandwidthLimit: Scenario = {
   vmMode: 'full',
   async run(context) {
     const storage = await context.open();
-    const size = 24 * 1024 * 1024;
+    const size = 6 * 1024 * 1024 + 512;
     const disk = await newDisk(context, 'disk0', size, 0);
     await disk.writeRandom([{ offset: 0, length: size }]);
     const backup = await backupVmOk(context, storage, { vmid: 405, disks: [disk], options: { bwlimitKiB: BANDWIDTH / 1024 } });
@@ -212,7 +217,7 @@ const failureAfterBackupVm: Scenario = {
     const storage = await context.open();
     const disk = await newDisk(context);
     await backupVmOk(context, storage, { vmid: 406, disks: [disk] });
-    await scatter(disk);
+    await changeGeneration(context, disk, 1);
     const atFailure = await disk.pointInTime(pointName(context, 'at-failure'));
     const failed = await runVmBackup(withFailingPrune(storage), { vmid: 406, disks: [disk], options: { prune: { 'keep-last': 10 } } }, context.signal);
     context.verify.that(failed.guest.status === 'error', 'the backup whose prune step failed was reported successful; the kit could not inject the failure');
@@ -220,34 +225,67 @@ const failureAfterBackupVm: Scenario = {
       await expectRestoreEquals(context, storage, failed.guest.volid, [atFailure], 'the backup whose prune step failed, which the provider kept');
     }
     // Other chunks than before the failure: the next incremental must not re-read those by chance.
-    await scatter(disk, 'odd');
+    await changeGeneration(context, disk, 2);
     const next = await backupPoint(context, storage, { vmid: 406, disks: [disk] }, 'after-failure');
     await expectRestoreEquals(context, storage, next.volid, next.expected, 'the incremental after a failure that followed a successful backupVm (QEMU reset the bitmap, spec H1)');
   },
 };
 
-const deleteInChain: Scenario = {
-  id: 'vm.delete-in-chain',
-  title: 'deleting backups of an incremental chain keeps the rest restorable',
+/** Restores every backup the storage lists for `vmid`; each must be one the kit made, with its content. */
+async function expectEveryListedRestores(context: ScenarioContext, storage: BackupStorage, vmid: number, known: ReadonlyMap<string, PointInTimeBackup>, expectedVolids: readonly string[], after: string): Promise<void> {
+  const listed = (await storage.listVolumes({ vmid })).map((volume) => volume.volid);
+  context.verify.equal([...listed].sort(), [...expectedVolids].sort(), `after ${after} the storage must list exactly the backups still kept`);
+  await expectParentsOlder(context, storage, vmid);
+  for (const volid of listed) {
+    const backup = known.get(volid)!;
+    await expectRestoreEquals(context, storage, volid, backup.expected, `${volid.slice(volid.indexOf(':') + 1)}, listed after ${after}`);
+  }
+}
+
+const incrementalGenerations: Scenario = {
+  id: 'vm.incremental-generations',
+  title: 'incremental generations of disjoint changes restore to their own point in time, also after deleting and pruning members of the chain',
   kind: 'backup',
   axis: 'vmMechanism',
   vmMode: 'incremental',
-  requires: (supports) => (supports.delete ? undefined : 'the provider does not declare delete'),
   async run(context) {
     const storage = await context.open();
+    const vmid = 401;
     const disk = await newDisk(context);
-    const [base, middle, last] = (await backupGenerations(context, storage, 407, disk, 3)) as [PointInTimeBackup, PointInTimeBackup, PointInTimeBackup];
-    await context.verify.succeeds(storage.freeImage(middle.volname), `freeImage(${middle.volname}) of the middle of a chain threw`);
-    await expectRestoreEquals(context, storage, last.volid, last.expected, 'the newest backup after its parent was deleted');
-    await expectRestoreEquals(context, storage, base.volid, base.expected, 'the base after a child was deleted');
-    await context.verify.succeeds(storage.freeImage(base.volname), `freeImage(${base.volname}) of the chain's base threw`);
-    await expectRestoreEquals(context, storage, last.volid, last.expected, 'the newest backup after the base was deleted too');
-    const volids = (await storage.listVolumes({ vmid: 407 })).map((volume) => volume.volid);
-    context.verify.equal(volids, [last.volid], 'after deleting two of three backups the storage must list exactly the remaining one');
-    // The next backup builds on what is left (or is full); either way it restores to its point in time.
-    await scatter(disk);
-    const next = await backupPoint(context, storage, { vmid: 407, disks: [disk] }, 'after-deletes');
-    await expectRestoreEquals(context, storage, next.volid, next.expected, 'the backup taken after deleting older members of its chain');
+    const known = new Map<string, PointInTimeBackup>();
+    const generations = await backupGenerations(context, storage, vmid, disk, 4);
+    for (const backup of generations) known.set(backup.volid, backup);
+    const listed = await storage.listVolumes({ vmid });
+    for (const { volid } of generations) context.verify.that(listed.some((volume) => volume.volid === volid), `incremental backup ${volid} is not listed`);
+    await expectParentsOlder(context, storage, vmid);
+    for (const [generation, { volid, expected }] of generations.entries()) {
+      await expectRestoreEquals(context, storage, volid, expected, `generation ${generation}${generation === 0 ? ' (full)' : ' (incremental; an incremental on any other base than the previous generation cannot match)'}`);
+    }
+    // Chain edits (when declared): every position — middle, newest, base — then backups on top.
+    let kept = generations.map((backup) => backup.volid);
+    let next = 4;
+    const another = async (): Promise<void> => {
+      const [backup] = await backupGenerations(context, storage, vmid, disk, 1, next++);
+      known.set(backup!.volid, backup!);
+      kept.push(backup!.volid);
+    };
+    if (context.supports.delete) {
+      const [, middle, , newest] = generations as [PointInTimeBackup, PointInTimeBackup, PointInTimeBackup, PointInTimeBackup];
+      await context.verify.succeeds(storage.freeImage(middle.volname), `freeImage(${middle.volname}) of the middle of a chain threw`);
+      // The newest backup gone: QEMU's bitmap still counts from it, so the next backup must not build on the one before.
+      await context.verify.succeeds(storage.freeImage(newest.volname), `freeImage(${newest.volname}) of the newest backup of a chain threw`);
+      kept = kept.filter((volid) => volid !== middle.volid && volid !== newest.volid);
+      await another();
+      await expectEveryListedRestores(context, storage, vmid, known, kept, `deleting the middle (${middle.volname}) and the newest (${newest.volname}) backup of a chain and taking another`);
+    }
+    if (context.supports.prune) {
+      const marks = await context.verify.succeeds(storage.pruneBackups('keep-last=2', { vmid, type: 'qemu' }), "pruneBackups('keep-last=2') of a chain threw");
+      const removed = marks.filter((entry) => entry.mark === 'remove').map((entry) => entry.volid);
+      context.verify.equal(removed.sort(), kept.slice(0, -2).sort(), "pruneBackups('keep-last=2') must remove exactly the older backups of the chain (its base included)");
+      kept = kept.slice(-2);
+      await another();
+      await expectEveryListedRestores(context, storage, vmid, known, kept, "pruning a chain's base with keep-last=2 and taking another backup on top");
+    }
   },
 };
 
@@ -260,6 +298,5 @@ export const vmScenarios: readonly Scenario[] = [
   discardAfterRead,
   bandwidthLimit,
   failureAfterBackupVm,
-  deleteInChain,
   ...vmTrustScenarios,
 ];

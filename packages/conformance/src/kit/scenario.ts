@@ -1,7 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BackupStorage, StorageSupports, VmBackupMode } from '@bp/api';
+import { runSeed, SeededRandom } from '../fixtures/random.js';
+import { descendantProcesses, findLeftovers, isClean, removeLeftovers } from './leftovers.js';
 import type { KitExpect, ProviderFactory, ProviderVariant } from './types.js';
 import { conformanceError, Verifier } from './verify.js';
 
@@ -34,6 +36,12 @@ export interface ScenarioContext {
   readonly supports: StorageSupports;
   /** A fresh directory for fixtures, removed afterwards. */
   readonly scratch: string;
+  /** The run's seed: every fixture's data and write positions come from it. */
+  readonly seed: number;
+  /** The seeded stream fixtures draw from. */
+  readonly random: SeededRandom;
+  /** Records a fact failure reports carry (e.g. disk sizes), so a failure can be reproduced. */
+  note(key: string, value: string): void;
   readonly signal: AbortSignal | undefined;
   /** A fresh storage from the factory (this run's variant unless overridden); removed afterwards. */
   open(variant?: ProviderVariant): Promise<BackupStorage>;
@@ -60,6 +68,8 @@ export interface RunScenarioOptions {
   supports: StorageSupports;
   variant?: ProviderVariant;
   signal?: AbortSignal;
+  /** The seed of the fixtures (default: `BP_CONFORMANCE_SEED`, else random); failures report it. */
+  seed?: number;
 }
 
 /**
@@ -68,15 +78,32 @@ export interface RunScenarioOptions {
  * show that a deliberately broken provider fails one.
  */
 export async function runScenario(scenario: Scenario, options: RunScenarioOptions): Promise<void> {
-  const scratch = await mkdtemp(join(tmpdir(), `bp-conformance-${scenario.id.replace(/[^a-z0-9]+/gi, '-')}-`));
+  // Short: Unix socket paths of the host's snapshot access below it must stay within 108 bytes.
+  const scratch = await mkdtemp(join(tmpdir(), 'bp-cf-'));
+  // Reachable by a container's mapped root (uid 100000), as PVE's snapshot mount is.
+  await chmod(scratch, 0o755);
+  const tmp = join(scratch, 't');
+  await mkdir(tmp, { mode: 0o1777 });
+  await chmod(tmp, 0o1777);
+  // When @bp/host runs from TypeScript sources (its own tests), the container child compiles
+  // through tsx, whose cache lives in TMPDIR: share the machine's cache instead of rebuilding it.
+  const tsxCache = join(tmpdir(), 'tsx-0');
+  if (await stat(tsxCache).then((info) => info.isDirectory(), () => false)) await symlink(tsxCache, join(tmp, 'tsx-0'));
+  // tsx creates its cache itself when the machine has none yet; it is removed with the scratch directory.
+  const kitEntries = new Set([...(await readdir(tmp)), 'tsx-0']);
   const steps: Array<() => Promise<void> | void> = [];
   const variant: ProviderVariant = { ...options.variant, ...(scenario.vmMode ? { vmMode: scenario.vmMode } : {}) };
+  const seed = options.seed ?? runSeed();
+  const facts = new Map<string, string>();
   const context: ScenarioContext = {
     expect: options.expect,
     verify: new Verifier(options.expect),
     variant,
     supports: options.supports,
     scratch,
+    seed,
+    random: new SeededRandom(seed),
+    note: (key, value) => void facts.set(key, value),
     signal: options.signal,
     defer: (step) => void steps.push(step),
     factory: options.factory,
@@ -94,8 +121,16 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
       return instance.storage;
     },
   };
+  // Everything the provider (and the kit) puts in the temp directory lands in this scenario's
+  // own one, so leftovers are attributable; processes and mounts are compared with before.
+  const processesBefore = await descendantProcesses();
+  const savedTmpdir = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
+  let failure: unknown;
   try {
     await scenario.run(context);
+  } catch (error) {
+    failure = error;
   } finally {
     for (const step of steps.reverse()) {
       try {
@@ -104,6 +139,35 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
         // Cleanup failures must not hide the scenario's verdict; the factory check covers cleanup.
       }
     }
-    await rm(scratch, { recursive: true, force: true }).catch(() => {});
+    if (savedTmpdir === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = savedTmpdir;
   }
+  const leftovers = await findLeftovers(tmp, scratch, processesBefore, kitEntries);
+  await removeLeftovers(scratch, processesBefore);
+  await rm(scratch, { recursive: true, force: true }).catch(() => {});
+  if (failure === undefined && !isClean(leftovers)) {
+    failure = conformanceError(
+      `the scenario left ${[
+        leftovers.files.length > 0 ? `temp files ${leftovers.files.map((name) => JSON.stringify(name)).join(', ')}` : '',
+        leftovers.mounts.length > 0 ? `mounts ${leftovers.mounts.join(', ')}` : '',
+        leftovers.processes.length > 0 ? `processes ${leftovers.processes.join(', ')}` : '',
+      ]
+        .filter(Boolean)
+        .join('; ')} behind; every temp directory, mount and process a call creates must be gone once it (or its cleanup call) returned`,
+    );
+  }
+  if (failure !== undefined) throw withReproduction(failure, scenario, variant, seed, facts);
+}
+
+/** Appends the scenario, variant, seed and recorded facts to a failure, so it can be reproduced. */
+function withReproduction(failure: unknown, scenario: Scenario, variant: ProviderVariant, seed: number, facts: ReadonlyMap<string, string>): unknown {
+  if (!(failure instanceof Error) || failure instanceof NotApplicable) return failure;
+  const details = [...facts].map(([key, value]) => `${key}: ${value}`).join('; ');
+  const suffix = `\n[${scenario.id} ${JSON.stringify(variant)}; seed ${seed} (BP_CONFORMANCE_SEED=${seed} reproduces the data)${details ? `; ${details}` : ''}]`;
+  try {
+    failure.message += suffix;
+  } catch {
+    return failure;
+  }
+  return failure;
 }

@@ -1,10 +1,11 @@
 // Decorators that break one behaviour of a working provider, to show the kit catches each.
-import type { BackupProvider, BackupStorage } from '@bp/api';
+import type { BackupProvider, BackupStorage, BackupStoragePlugin } from '@bp/api';
 
-/** Replacement methods for a storage and for every provider it creates. */
+/** Replacement methods for a storage, for every provider it creates, and for its plugin's fields. */
 export interface Breakage {
   storage?: (real: BackupStorage) => Partial<BackupStorage>;
   provider?: (real: BackupProvider) => Partial<BackupProvider>;
+  plugin?: (real: BackupStoragePlugin) => Partial<BackupStoragePlugin>;
 }
 
 function overlay<T extends object>(real: T, overrides: Partial<T>): T {
@@ -17,10 +18,16 @@ function overlay<T extends object>(real: T, overrides: Partial<T>): T {
   });
 }
 
-/** Wraps `storage` so that it and its providers behave as `breakage` says. */
-export function breakStorage(storage: BackupStorage, breakage: Breakage): BackupStorage {
+/**
+ * Wraps `storage` so that it and its providers behave as `breakage` says; `plugin` becomes the
+ * storage's plugin (with the breakage's field overrides), so reopening the storage or re-importing
+ * the plugin from `moduleRef` (the container child) gets the broken variant again.
+ */
+export function breakStorage(storage: BackupStorage, breakage: Breakage, plugin: BackupStoragePlugin = storage.plugin): BackupStorage {
+  const brokenPlugin = { ...plugin, ...breakage.plugin?.(plugin) };
   const wrapped: BackupStorage = overlay(storage, {
     ...breakage.storage?.(storage),
+    plugin: brokenPlugin,
     newBackupProvider: (log) => {
       const real = storage.newBackupProvider(log);
       return breakage.provider ? overlay(real, breakage.provider(real)) : real;

@@ -1,0 +1,83 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { execa } from 'execa';
+
+/** Live processes below this one: pid -> command name. */
+export async function descendantProcesses(): Promise<Map<number, string>> {
+  const parents = new Map<number, { ppid: number; comm: string }>();
+  for (const name of await readdir('/proc').catch(() => [])) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => undefined);
+    if (stat === undefined) continue;
+    // "pid (comm) state ppid ...": comm may contain spaces and parentheses.
+    const close = stat.lastIndexOf(')');
+    const fields = stat.slice(close + 2).split(' ');
+    if (fields[0] === 'Z') continue; // exited, waiting to be reaped: nothing left running
+    parents.set(Number(name), { ppid: Number(fields[1]), comm: stat.slice(stat.indexOf('(') + 1, close) });
+  }
+  const found = new Map<number, string>();
+  for (const [pid, { comm }] of parents) {
+    for (let ancestor = parents.get(pid)?.ppid; ancestor !== undefined && ancestor > 1; ancestor = parents.get(ancestor)?.ppid) {
+      if (ancestor === process.pid) {
+        found.set(pid, comm);
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+/** Mount points at or below `dir` (from /proc/self/mountinfo). */
+export async function mountsUnder(dir: string): Promise<string[]> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  return info
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .map((point) => point.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))))
+    .filter((point) => point === dir || point.startsWith(`${dir}/`));
+}
+
+/** What a scenario left behind. */
+export interface Leftovers {
+  files: string[];
+  mounts: string[];
+  processes: string[];
+}
+
+/** True when nothing was left behind. */
+export function isClean(leftovers: Leftovers): boolean {
+  return leftovers.files.length + leftovers.mounts.length + leftovers.processes.length === 0;
+}
+
+/**
+ * Looks for leftovers of a scenario: entries of its private TMPDIR, mounts below its scratch
+ * directory, processes started since `before`. Processes and mounts get `graceMs` to go away
+ * (a FUSE server exits just after its unmount). Entries named in `ignore` are the kit's own.
+ */
+export async function findLeftovers(tmp: string, scratch: string, before: ReadonlyMap<number, string>, ignore: ReadonlySet<string> = new Set(), graceMs = 3000): Promise<Leftovers> {
+  const deadline = Date.now() + graceMs;
+  for (;;) {
+    const processes = [...(await descendantProcesses())].filter(([pid]) => !before.has(pid)).map(([pid, comm]) => `${comm} (pid ${pid})`);
+    const mounts = await mountsUnder(scratch);
+    if ((processes.length === 0 && mounts.length === 0) || Date.now() > deadline) {
+      const files = (await readdir(tmp).catch(() => [])).filter((name) => !ignore.has(name)).sort();
+      return { files, mounts, processes };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Removes leftovers the kit found, so one failing scenario does not spoil the machine. */
+export async function removeLeftovers(scratch: string, before: ReadonlyMap<number, string>): Promise<void> {
+  for (const point of (await mountsUnder(scratch)).reverse()) {
+    const fuse = await execa('fusermount3', ['-u', '-z', point], { reject: false });
+    if (fuse.exitCode !== 0) await execa('umount', ['-l', point], { reject: false });
+  }
+  for (const [pid] of await descendantProcesses()) {
+    if (before.has(pid)) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}

@@ -1,0 +1,49 @@
+// A kit run leaves nothing behind: no temp directories, mounts or processes. The scenarios run
+// with TMPDIR pointing at a private directory, which must be empty again afterwards.
+import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { dirExamplePlugin } from '@bp/dir-example';
+import { runScenario, scenarioById, type ProviderVariant } from '../src/index.js';
+import { descendantProcesses, mountsUnder } from '../src/kit/leftovers.js';
+import { dirExampleFactory } from './support/dir-factory.js';
+
+let privateTmp: string;
+let savedTmpdir: string | undefined;
+
+beforeAll(async () => {
+  savedTmpdir = process.env.TMPDIR;
+  // Short (Unix socket paths below it stay within 108 bytes), reachable by the container's mapped root.
+  privateTmp = await mkdtemp('/tmp/bpk-');
+  await chmod(privateTmp, 0o755);
+  process.env.TMPDIR = privateTmp;
+});
+
+afterAll(async () => {
+  if (savedTmpdir === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = savedTmpdir;
+  await rm(privateTmp, { recursive: true, force: true });
+});
+
+// One of each kind of work: VM backup and restore (QEMU, FUSE views), a failed source (nbdfuse
+// mount), container archives as the mapped root (child process, squashfs mount on restore),
+// direct lifecycle jobs.
+const runs: Array<[string, ProviderVariant]> = [
+  ['vm.full-round-trip', { vmMechanism: 'file-handle' }],
+  ['safety.source-read-fault', { vmMechanism: 'nbd' }],
+  ['container.mapped-uid', { containerFormat: 'squashfs' }],
+  ['lifecycle.failed-then-good', {}],
+];
+
+describe('a kit run leaves no temp files, mounts or processes behind', () => {
+  for (const [id, variant] of runs) {
+    test(`${id} ${JSON.stringify(variant)}`, async () => {
+      const before = await descendantProcesses();
+      await runScenario(scenarioById(id), { expect, factory: dirExampleFactory(), supports: dirExamplePlugin.supports, variant });
+      expect(await readdir(privateTmp), `${id} left entries in TMPDIR`).toEqual([]);
+      expect(await mountsUnder(privateTmp), `${id} left mounts`).toEqual([]);
+      const after = [...(await descendantProcesses())].filter(([pid]) => !before.has(pid));
+      expect(after, `${id} left processes`).toEqual([]);
+    });
+  }
+});
