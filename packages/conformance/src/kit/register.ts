@@ -85,7 +85,7 @@ export function registerGroups(options: KitOptions, groups: readonly ScenarioGro
               try {
                 await runScenario(scenario, { expect: context.expect, factory: options.factory, supports, variant, ...(context.signal ? { signal: context.signal } : {}) });
               } catch (error) {
-                if (!(error instanceof NotApplicable)) throw error;
+                if (!NotApplicable.isInstance(error)) throw error;
                 context.skip?.(error.reason);
               }
             },

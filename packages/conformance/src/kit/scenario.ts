@@ -53,11 +53,23 @@ export interface ScenarioContext {
   notApplicable(reason: string): never;
 }
 
-/** Thrown by {@link ScenarioContext.notApplicable}. */
+const notApplicableBrand = Symbol.for('@bp/conformance.NotApplicable');
+
+/**
+ * Thrown by {@link ScenarioContext.notApplicable}. Recognise it with {@link NotApplicable.isInstance}
+ * (a brand, like `BpError.isInstance`), which works across duplicate copies of this package.
+ */
 export class NotApplicable extends Error {
+  private readonly [notApplicableBrand] = true;
+
   constructor(readonly reason: string) {
     super(reason);
     this.name = 'NotApplicable';
+  }
+
+  /** True for a NotApplicable from any copy of @bp/conformance. */
+  static isInstance(value: unknown): value is NotApplicable {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[notApplicableBrand] === true;
   }
 }
 
@@ -161,7 +173,7 @@ export async function runScenario(scenario: Scenario, options: RunScenarioOption
 
 /** Appends the scenario, variant, seed and recorded facts to a failure, so it can be reproduced. */
 function withReproduction(failure: unknown, scenario: Scenario, variant: ProviderVariant, seed: number, facts: ReadonlyMap<string, string>): unknown {
-  if (!(failure instanceof Error) || failure instanceof NotApplicable) return failure;
+  if (!(failure instanceof Error) || NotApplicable.isInstance(failure)) return failure;
   const details = [...facts].map(([key, value]) => `${key}: ${value}`).join('; ');
   const suffix = `\n[${scenario.id} ${JSON.stringify(variant)}; seed ${seed} (BP_CONFORMANCE_SEED=${seed} reproduces the data)${details ? `; ${details}` : ''}]`;
   try {
