@@ -33,7 +33,7 @@ import { listPartialBackups, readBackupState, writeBackupState, type BackupState
 import { clearLogHandoff, readLogHandoff } from '../state/log-handoff.js';
 import { readPreviousInfo } from '../state/previous-info.js';
 import { writeChainFile, type ChainFile } from '../state/chain-file.js';
-import type { DirBackupStorage } from '../storage/dir-storage.js';
+import type { DirStorageView } from '../storage/storage-view.js';
 import { deviceImages } from '../storage/backup-scan.js';
 import { exists, fsyncPath } from '../util/durable-fs.js';
 import { containerArchiveFile, recordAcls, writeSquashfsArchive, writeTarArchive } from './container-archive.js';
@@ -59,7 +59,7 @@ export class DirBackupProvider implements BackupProvider {
   private readonly restoreMounts = new Map<string, string>();
 
   constructor(
-    private readonly storage: DirBackupStorage,
+    private readonly storage: DirStorageView,
     private readonly log: LogFunction,
   ) {}
 

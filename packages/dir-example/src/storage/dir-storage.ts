@@ -29,11 +29,12 @@ import { checkManifest } from '../verify/manifest.js';
 import { deviceImages, directoryBytes, scanBackups, type FoundBackup } from './backup-scan.js';
 import { removeBackupMerging } from './chain-merge.js';
 import { pruneDirStorage } from './prune.js';
+import type { DirStorageView } from './storage-view.js';
 
 const DEFAULT_ACTIVATE_TIMEOUT_MS = 2_000;
 
 /** The directory storage bound to one storage ID and config. */
-export class DirBackupStorage implements BackupStorage<StorageConfig> {
+export class DirBackupStorage implements BackupStorage<StorageConfig>, DirStorageView {
   readonly layout: StorageLayout;
 
   constructor(

@@ -8,10 +8,10 @@ import { withGuestLock } from '../state/guest-lock.js';
 import { removeAbandonedBackups } from './abandoned.js';
 import { guestIds, scanBackups, type FoundBackup } from './backup-scan.js';
 import { basesInUse, removeBackupMerging } from './chain-merge.js';
-import type { DirBackupStorage } from './dir-storage.js';
+import type { DirStorageView } from './storage-view.js';
 
 /** Backups being written whose data is complete (backupVm / backupContainer returned). */
-async function completeBackupsInProgress(storage: DirBackupStorage, vmids: readonly number[]): Promise<BackupState[]> {
+async function completeBackupsInProgress(storage: DirStorageView, vmids: readonly number[]): Promise<BackupState[]> {
   const states: BackupState[] = [];
   for (const vmid of vmids) {
     for (const { state } of await listPartialBackups(storage.layout.guestDir(vmid))) if ((state.vmDone || state.containerDone) && !isAbandoned(state)) states.push(state);
@@ -20,7 +20,7 @@ async function completeBackupsInProgress(storage: DirBackupStorage, vmids: reado
 }
 
 /** Removes the logs of failed attempts of a guest (of one type, plus those without a name). */
-async function clearFailedLogs(storage: DirBackupStorage, vmid: number, type?: string): Promise<void> {
+async function clearFailedLogs(storage: DirStorageView, vmid: number, type?: string): Promise<void> {
   for (const log of await storage.failedLogs(vmid)) {
     const dir = join(log, '..');
     const name = dir.split('/').pop() ?? '';
@@ -44,7 +44,7 @@ function dirNameOf(archiveName: string): string {
  * failed-attempt logs and abandoned partial backups. Failures are logged (`err`) and reported at
  * the end as BP_BACKUP_FAILED, as PVE's "error pruning backups - check log".
  */
-export async function pruneDirStorage(storage: DirBackupStorage, keep: string | Record<string, number | boolean>, options: PruneBackupsOptions = {}): Promise<PruneResultEntry[]> {
+export async function pruneDirStorage(storage: DirStorageView, keep: string | Record<string, number | boolean>, options: PruneBackupsOptions = {}): Promise<PruneResultEntry[]> {
   const vmids = options.vmid === undefined ? await guestIds(storage.config.path) : [options.vmid];
   const backups = await scanBackups(storage.config.path, options.vmid);
   const byVolid = new Map(backups.map((backup) => [storage.volid(backup.archiveName), backup]));
