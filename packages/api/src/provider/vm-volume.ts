@@ -41,7 +41,7 @@ export interface FileHandleVmVolume extends VmVolumeBase {
   fileHandle: FileHandle;
   /** The file's path (for tools that need one); opening it again bypasses nothing. */
   filePath: string;
-  /** Dirty regions in ascending order; `(0, size)` once when there is no bitmap. Iterate once. */
+  /** Dirty regions, ascending. Without a reused bitmap: `(0, size)` (PVE) or only what may hold data (bp's host; the rest reads as zeroes). Iterate once. */
   dirtyRegions(): AsyncIterable<DiskRegion>;
   /** Frees the region in the fleecing image once it is stored (discard after read). */
   discard(offset: number, length: number): Promise<void>;

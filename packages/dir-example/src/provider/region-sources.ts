@@ -1,5 +1,8 @@
 import { BpError, type FileHandleVmVolume, type NbdVmVolume } from '@bp/api';
-import { dirtyBitmapContext, dirtyRegions, NbdClient, wholeRegion, type CopySource, type Region } from '@bp/nbd';
+import { allocatedRegions, dirtyBitmapContext, dirtyRegions, NbdClient, wholeRegion, type CopySource, type Region } from '@bp/nbd';
+
+/** The NBD metadata context of the allocation map (holes and zeroes). */
+const ALLOCATION = 'base:allocation';
 
 /** Only changes since the last backup are dirty when QEMU reuses the bitmap; else read everything. */
 function usesBitmap(volume: { bitmapMode: string }): boolean {
@@ -14,27 +17,33 @@ export interface OpenSource {
   close(): Promise<void>;
 }
 
-/** Mechanism `nbd`: connects to QEMU's export, negotiating the dirty-bitmap context when it is in use. */
+/**
+ * Mechanism `nbd`: connects to QEMU's export. With a reused bitmap only its dirty extents are
+ * read; otherwise (a full image) the export's `base:allocation` map, where offered, skips holes
+ * and zeroes, which the new image leaves unallocated.
+ */
 export async function openNbdSource(volume: NbdVmVolume, signal?: AbortSignal): Promise<OpenSource> {
   const bitmap = usesBitmap(volume) ? volume.bitmapName : undefined;
   if (usesBitmap(volume) && bitmap === undefined) {
     throw new BpError('BP_INVALID_ARGUMENT', `device ${volume.exportName} reuses a bitmap but names none; the host must pass bitmapName with bitmapMode 'reuse'`);
   }
-  const context = bitmap === undefined ? undefined : dirtyBitmapContext(bitmap);
-  const client = await NbdClient.connect({ socketPath: volume.nbdPath, exportName: volume.exportName }, { metaContexts: context ? [context] : [], ...(signal ? { signal } : {}) });
-  if (context && !client.metaContexts.includes(context)) {
+  const context = bitmap === undefined ? ALLOCATION : dirtyBitmapContext(bitmap);
+  const client = await NbdClient.connect({ socketPath: volume.nbdPath, exportName: volume.exportName }, { metaContexts: [context], ...(signal ? { signal } : {}) });
+  const offered = client.metaContexts.includes(context);
+  if (bitmap !== undefined && !offered) {
     await client.close();
     throw new BpError('BP_NBD_UNSUPPORTED', `export ${volume.exportName} does not offer ${context}; the host must export the bitmap it announced`);
   }
   const size = Math.min(volume.size, client.size);
-  return {
-    source: client,
-    regions: bitmap === undefined ? wholeRegion(size) : dirtyRegions(client, bitmap),
-    close: () => client.close(),
-  };
+  const regions = bitmap !== undefined ? dirtyRegions(client, bitmap) : offered ? allocatedRegions(client, { length: size, ...(signal ? { signal } : {}) }) : wholeRegion(size);
+  return { source: client, regions, close: () => client.close() };
 }
 
-/** Mechanism `file-handle`: reads the host's open file at the regions it announces; discard punches holes. */
+/**
+ * Mechanism `file-handle`: reads the host's open file at the regions it announces; discard punches
+ * holes. Without a reused bitmap the image is full and starts as zeroes, so a host may announce
+ * only what holds data (bp's host does; PVE announces `(0, size)`): unannounced ranges stay zero.
+ */
 export function fileHandleSource(volume: FileHandleVmVolume): OpenSource {
   const source: CopySource = {
     size: volume.size,
@@ -48,5 +57,5 @@ export function fileHandleSource(volume: FileHandleVmVolume): OpenSource {
     },
     discard: (offset, length) => volume.discard(offset, length),
   };
-  return { source, regions: usesBitmap(volume) ? volume.dirtyRegions() : wholeRegion(volume.size), close: async () => undefined };
+  return { source, regions: volume.dirtyRegions(), close: async () => undefined };
 }
