@@ -22,6 +22,8 @@ export const FILES = {
   notes: 'notes',
   protected: 'protected',
   state: '.bp-state.json',
+  /** Directory of checksums taken while a backup's files were written; consumed by publication. */
+  checksums: '.bp-checksums',
 } as const;
 
 /** Per-guest files in `<path>/<vmid>/`. */
