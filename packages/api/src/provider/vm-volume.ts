@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { BitmapMode } from './mechanism.js';
+import type { BackupProgressFunction } from './progress.js';
 
 /** A byte range of a disk: `[offset, offset + length)`. */
 export interface DiskRegion {
@@ -64,4 +65,6 @@ export interface BackupVmInfo {
   firewallConfig?: string;
   /** Aborted when the job is interrupted; a provider stops copying and throws. */
   signal?: AbortSignal;
+  /** Where a provider may report bytes stored per device (bp's host shows it; PVE passes none). */
+  onProgress?: BackupProgressFunction;
 }

@@ -170,6 +170,7 @@ export class DirBackupProvider implements BackupProvider {
           ...(info.bandwidthLimit ? { bandwidthLimit: info.bandwidthLimit } : {}),
           ...(info.signal ? { signal: info.signal } : {}),
           onWarning: (message) => this.log('warn', `${device}: ${message}`),
+          progress: { device, report: info.onProgress },
         });
         this.log('info', `${device}: read ${stats.bytesRead} bytes, wrote ${stats.bytesWritten}, ${stats.bytesZeroed + stats.bytesSkipped} zero bytes detected`);
       } finally {

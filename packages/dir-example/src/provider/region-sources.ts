@@ -14,6 +14,8 @@ export interface OpenSource {
   source: CopySource | NbdClient;
   /** Regions to read, ascending; reading outside them fails on a PVE export. */
   regions: AsyncIterable<Region>;
+  /** Sum of the region lengths when known in advance (a full image: the disk size), for progress. */
+  totalBytes?: number;
   close(): Promise<void>;
 }
 
@@ -36,7 +38,7 @@ export async function openNbdSource(volume: NbdVmVolume, signal?: AbortSignal): 
   }
   const size = Math.min(volume.size, client.size);
   const regions = bitmap !== undefined ? dirtyRegions(client, bitmap) : offered ? allocatedRegions(client, { length: size, ...(signal ? { signal } : {}) }) : wholeRegion(size);
-  return { source: client, regions, close: () => client.close() };
+  return { source: client, regions, ...(bitmap === undefined ? { totalBytes: size } : {}), close: () => client.close() };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { BpError } from '@bp/api';
-import { copyRegions, createQcow2Target, openImageReader, type CopyStats, type CopyTarget, type Qcow2TargetOptions } from '@bp/nbd';
+import { BpError, type BackupProgressFunction } from '@bp/api';
+import { copyRegions, createQcow2Target, openImageReader, type CopyProgress, type CopyStats, type CopyTarget, type Qcow2TargetOptions } from '@bp/nbd';
 import { readQcow2Header } from '../restore/qcow2-header.js';
 import { FILES } from '../layout/index.js';
 import { fsyncPath, writeFileAtomic } from '../util/durable-fs.js';
@@ -22,6 +22,8 @@ export interface WriteImageOptions {
   signal?: AbortSignal;
   /** Non-fatal problems (a failed discard stops discarding). */
   onWarning?: (message: string) => void;
+  /** Where to report bytes processed (`BackupVmInfo.onProgress`), and for which device. */
+  progress?: { device: string; report: BackupProgressFunction | undefined };
 }
 
 const MIN_CLUSTER_SIZE = 64 * 1024;
@@ -51,10 +53,23 @@ async function copyInto(source: OpenSource, target: CopyTarget, options: WriteIm
       ...(options.bandwidthLimit ? { bandwidthLimit: options.bandwidthLimit } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       onWarning: (warning: BpError) => options.onWarning?.(warning.message),
+      ...(source.totalBytes !== undefined ? { totalBytes: source.totalBytes } : {}),
+      ...(options.progress?.report ? { onProgress: progressReport(options.progress.device, options.progress.report) } : {}),
     });
   } finally {
     await target.close();
   }
+}
+
+/** Turns the copy engine's reports into the provider API's; a throwing consumer never stops the copy. */
+function progressReport(device: string, report: BackupProgressFunction): (progress: CopyProgress) => void {
+  return ({ bytesDone, bytesTotal }) => {
+    try {
+      report({ device, bytesDone, ...(bytesTotal !== undefined ? { bytesTotal } : {}) });
+    } catch {
+      // Progress is informational only.
+    }
+  };
 }
 
 /**
