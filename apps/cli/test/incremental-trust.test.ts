@@ -212,9 +212,12 @@ describe('incremental trust', () => {
     // The hazard every bitmap-based product has: g1 misses the write nobody recorded.
     expect(g1.result.mode).toBe('incremental');
     expect(await restoresExactly(g1)).toBe(false);
+    // A hole where the restore point has data: a full read must store it as zeroes, not skip it.
+    await execa('qemu-io', ['-f', 'qcow2', '-c', 'discard -q 0 2M', disk]);
     const g2 = await backup(bp, disk);
     expect(disk0(g2)).toMatchObject({ kind: 'incremental', fullReason: 'scheduled-full' });
-    expect(disk0(g2).detail).toMatch(/^a full read every 2 backups is due; 1048576 of 25165824 bytes differed from the previous restore point and were stored$/);
+    // The missed 1 MiB and the 2 MiB hole.
+    expect(disk0(g2).detail).toMatch(/^a full read every 2 backups is due; 3145728 of 25165824 bytes differed from the previous restore point and were stored$/);
     expect(await restoresExactly(g2)).toBe(true);
     expect(await restoresExactly(g0)).toBe(true);
     const verify = await bp.json<{ ok: boolean }>(['verify']);

@@ -68,6 +68,23 @@ describe('end to end through @bp/host', () => {
     for (const { volid, reference } of generations) expect(await restoresTo(env, volid, reference)).toBe(true);
   });
 
+  it.each(['nbd', 'file-handle'] as const)('reads only allocated data for a full backup over %s; holes and zeroes restore as zeroes', async (mechanism) => {
+    env = await createTestStorage({ 'vm-backup-mode': 'full', 'vm-backup-mechanism': mechanism });
+    const disk = join(env.work, 'vm-101.qcow2');
+    await qemuImg('create', '-q', '-f', 'qcow2', disk, String(SIZE));
+    // Data (with an odd-sized tail), explicit zeroes over old data, an unallocated gap, and data
+    // at the very end: only the 5 MiB of live data may be read.
+    const MiB = 1024 * 1024;
+    await execa('qemu-io', ['-f', 'qcow2', '-c', `write -P 0x5a 0 ${4 * MiB}`, '-c', `write -z ${MiB} ${MiB}`, '-c', `write -P 0xa5 ${9 * MiB} ${MiB + 4096}`, '-c', `write -P 0x3c ${SIZE - MiB} ${MiB}`, disk]);
+    const reference = join(env.work, 'reference.raw');
+    await qemuImg('convert', '-f', 'qcow2', '-O', 'raw', disk, reference);
+    const result = await backupGeneration(env, [vmGuest(101, disk)]);
+    const read = env.logs.map((line) => /drive-scsi0: read (\d+) bytes/.exec(line)?.[1]).find((value) => value !== undefined);
+    // Allocation is reported per 64 KiB qcow2 cluster: 3 + 1 (+ one cluster for the tail) + 1 MiB.
+    expect(Number(read)).toBe(5 * MiB + 64 * 1024);
+    expect(await restoresTo(env, result.guests[0]!.volid!, reference)).toBe(true);
+  });
+
   it('runs concurrent jobs with retention on one storage and keeps every remaining backup restorable', async () => {
     env = await createTestStorage({ 'vm-backup-mode': 'incremental', 'vm-backup-mechanism': 'nbd' });
     const disks = new Map<number, string>();

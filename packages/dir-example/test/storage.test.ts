@@ -1,9 +1,10 @@
-import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { join } from 'node:path';
 import { BpError } from '@bp/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { assertVerified } from '../src/index.js';
+import { hashFileBlocks, MANIFEST_BLOCK_SIZE, rootHash } from '../src/verify/block-hashes.js';
 import { createTestStorage, type TestStorage } from './support/storage.js';
 import { createDisk, DEVICE, guestWrites, qemuImg, restoreMatches, runVmBackup } from './support/vm-host.js';
 
@@ -190,5 +191,30 @@ describe('verify', () => {
     expect(result?.problems.join('\n')).toMatch(/drive-scsi0\.qcow2: checksum mismatch in blocks at offsets/);
     expect(result?.problems.join('\n')).toMatch(/guest\.conf: missing/);
     expect(() => assertVerified([result!])).toThrow(expect.objectContaining({ code: 'BP_VERIFY_FAILED' }));
+  });
+
+  it('writes manifest version 2 from checksums taken while writing, and still verifies version 1 manifests', async () => {
+    env = await createTestStorage();
+    const { volname } = await oneVmBackup(env, T0);
+    const dir = (await env.storage.path(volname)).path;
+    const image = join(dir, `${DEVICE}.qcow2`);
+    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { version: number; files: Record<string, { size: number; blocks: string[]; root?: string }> };
+    expect(manifest.version).toBe(2);
+    // The entry taken from the writes equals a fresh read of the published file.
+    const fresh = await hashFileBlocks(image);
+    expect(manifest.files[`${DEVICE}.qcow2`]).toEqual({ size: fresh.size, blocks: fresh.blocks, root: rootHash(fresh.blocks) });
+    expect(await readdir(dir)).not.toContain('.bp-checksums');
+    // A manifest of an older backup (version 1: whole-file SHA-256).
+    const files: Record<string, { size: number; sha256: string; blocks: string[] }> = {};
+    for (const name of Object.keys(manifest.files)) {
+      const { size, blocks, sha256 } = await hashFileBlocks(join(dir, name), { whole: true });
+      files[name] = { size, sha256: sha256!, blocks };
+    }
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify({ version: 1, algorithm: 'sha256', blockSize: MANIFEST_BLOCK_SIZE, files }));
+    expect((await env.storage.verify(volname))[0]?.problems).toEqual([]);
+    const handle = await open(image, 'r+');
+    await handle.write(Buffer.from([0x01]), 0, 1, 70_000);
+    await handle.close();
+    expect((await env.storage.verify(volname))[0]?.problems.join('\n')).toMatch(/drive-scsi0\.qcow2: checksum mismatch in blocks at offsets 0\b/);
   });
 });

@@ -119,15 +119,16 @@ const tools = {
       },
     },
     {
-      name: 'qemu-img convert -t writeback',
+      // The fastest durable peer on these machines: O_DIRECT writes, out of order.
+      name: 'qemu-img convert -t none -W',
       fresh: false,
       durablePeer: true,
-      run: async (target) => (await timed('qemu-img', ['convert', '-t', 'writeback', '-f', 'raw', source.uri, '-O', 'qcow2', target])).seconds,
+      run: async (target) => (await timed('qemu-img', ['convert', '-t', 'none', '-W', '-f', 'raw', source.uri, '-O', 'qcow2', target])).seconds,
     },
     {
-      name: 'qemu-img convert -t writeback -W',
+      name: 'qemu-img convert -t writeback',
       fresh: false,
-      run: async (target) => (await timed('qemu-img', ['convert', '-t', 'writeback', '-W', '-f', 'raw', source.uri, '-O', 'qcow2', target])).seconds,
+      run: async (target) => (await timed('qemu-img', ['convert', '-t', 'writeback', '-f', 'raw', source.uri, '-O', 'qcow2', target])).seconds,
     },
   ].filter(Boolean),
   ...Object.fromEntries(Object.keys(facts.dirty).map((bitmap) => [`incremental ${bitmap}`, incrementalTools(bitmap, baseImage(bitmap))])),

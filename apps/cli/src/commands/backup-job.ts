@@ -5,6 +5,7 @@ import type { OptionSpec } from '../args/option-spec.js';
 import { parseBandwidth, stringValue } from '../args/values.js';
 import type { BackupResultJson } from '../output/json-types.js';
 import { formatBytes, formatDuration, formatRate } from '../output/format.js';
+import { backupProgress } from '../progress/backup-progress.js';
 import { trackStorageGrowth } from '../progress/storage-growth.js';
 import { BytesReadCollector } from './bytes-read.js';
 
@@ -48,7 +49,11 @@ export async function runGuestBackup(
   const started = Date.now();
   const bar = context.progress(`backup ${guest.type === 'qemu' ? 'vm' : 'ct'} ${guest.vmid}`, options.totalBytes);
   const storagePath = (storage.config as Record<string, unknown>).path;
-  const stopTracking = trackStorageGrowth(typeof storagePath === 'string' ? storagePath : undefined, bar);
+  // The provider's own byte counts when it reports them; until then (or for a provider that
+  // does not) an estimate from the storage directory's growth.
+  const stopTracking = trackStorageGrowth(typeof storagePath === 'string' ? storagePath : undefined, bar, 1000, () => !progress.reported);
+  const jsonProgress = context.global.json && context.global.progress;
+  const progress = backupProgress(bar, jsonProgress ? (line) => context.io.stderr.write(`${line}\n`) : undefined);
   const bytesRead = new BytesReadCollector();
   let result;
   try {
@@ -63,6 +68,9 @@ export async function runGuestBackup(
         // An incremental copies only the dirty part: shrink the bar's total once the host tells.
         if (bytesRead.dirtyBytes !== undefined) bar.setTotal(bytesRead.dirtyBytes);
         if (level === 'warn' || context.global.debug) context.log(`${level}: ${message}`);
+      },
+      onEvent: (event) => {
+        if (event.type === 'bytes') progress.onBytes(event);
       },
       signal: context.signal,
     });

@@ -59,6 +59,21 @@ export interface BackupDiskJson {
   detail: string | null;
 }
 
+/**
+ * With `--json`, `bp backup vm` and `bp backup ct` write these on stderr while they run, one JSON
+ * line each (stdout still gets exactly one document): bytes the provider has processed so far,
+ * per VM device (`device` absent for a container), and the sum over all devices.
+ */
+export interface ProgressEventJson {
+  type: 'progress';
+  vmid: number;
+  device: string | null;
+  bytesDone: number;
+  bytesTotal: number | null;
+  /** Sum of `bytesDone` over the guest's devices so far. */
+  guestBytesDone: number;
+}
+
 /** `bp backup vm` and `bp backup ct`. */
 export interface BackupResultJson {
   storage: string;

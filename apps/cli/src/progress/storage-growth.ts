@@ -24,11 +24,11 @@ async function newBytes(dir: string, sinceMs: number): Promise<number> {
 
 /**
  * Feeds a bar with the bytes written into the storage directory since the start (files changed
- * since then, by allocated size), polled once a second: a measure that needs nothing from the
- * provider and is not disturbed by other writers on the same filesystem. Returns the stop
+ * since then, by allocated size), polled once a second while `wanted()`: the fallback for a
+ * provider that reports no progress of its own, needing nothing from it. Returns the stop
  * function; does nothing for a silent bar or a storage without a `path`.
  */
-export function trackStorageGrowth(storagePath: string | undefined, bar: ProgressBar, intervalMs = 1000): () => void {
+export function trackStorageGrowth(storagePath: string | undefined, bar: ProgressBar, intervalMs = 1000, wanted: () => boolean = () => true): () => void {
   if (!bar.live || storagePath === undefined) return () => {};
   const since = Date.now() - 1000;
   let stopped = false;
@@ -37,8 +37,9 @@ export function trackStorageGrowth(storagePath: string | undefined, bar: Progres
     if (running) return;
     running = true;
     try {
+      if (!wanted()) return;
       const bytes = await newBytes(storagePath, since);
-      if (!stopped) bar.update(bytes);
+      if (!stopped && wanted()) bar.update(bytes);
     } finally {
       running = false;
     }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { BackupProgressFunction } from './progress.js';
 
 /**
  * `backupContainerPrepare` / `backupContainer`'s `$info`. Serializable: the host passes it to the
@@ -18,8 +19,8 @@ export const containerBackupInfoSchema = z.object({
   /** Bytes per second; absent or 0 = unlimited. */
   bandwidthLimit: z.number().int().min(0).optional(),
 });
-/** Container backup info. */
-export type ContainerBackupInfo = z.infer<typeof containerBackupInfoSchema>;
+/** Container backup info; `onProgress` (not part of the schema: a function) as in `BackupVmInfo`. */
+export type ContainerBackupInfo = z.infer<typeof containerBackupInfoSchema> & { onProgress?: BackupProgressFunction };
 
 /** PVE's standard excludes (`stdexcludes`, on by default). */
 export const STANDARD_EXCLUDES: readonly string[] = Object.freeze(['/tmp/?*', '/var/tmp/?*', '/var/run/?*.pid']);

@@ -1,5 +1,6 @@
 export type { BackupProvider } from './backup-provider.js';
 export { containerBackupInfoSchema, STANDARD_EXCLUDES, type ContainerBackupInfo } from './container.js';
+export type { BackupProgress, BackupProgressFunction } from './progress.js';
 export { guestTypeSchema, vmidSchema, type GuestType, type LogFunction, type LogLevel } from './guest.js';
 export {
   backupMechanismSchema,

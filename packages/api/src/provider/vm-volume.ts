@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { BitmapMode } from './mechanism.js';
+import type { BackupProgressFunction } from './progress.js';
 
 /** A byte range of a disk: `[offset, offset + length)`. */
 export interface DiskRegion {
@@ -68,7 +69,7 @@ export interface FileHandleVmVolume extends VmVolumeBase {
   fileHandle: FileHandle;
   /** The file's path (for tools that need one); opening it again bypasses nothing. */
   filePath: string;
-  /** Dirty regions in ascending order; `(0, size)` once when there is no bitmap. Iterate once. */
+  /** Dirty regions, ascending. Without a reused bitmap: `(0, size)` (PVE) or only what may hold data (bp's host; the rest reads as zeroes). Iterate once. */
   dirtyRegions(): AsyncIterable<DiskRegion>;
   /** Frees the region in the fleecing image once it is stored (discard after read). */
   discard(offset: number, length: number): Promise<void>;
@@ -95,4 +96,6 @@ export interface BackupVmInfo {
   firewallConfig?: string;
   /** Aborted when the job is interrupted; a provider stops copying and throws. */
   signal?: AbortSignal;
+  /** Where a provider may report bytes stored per device (bp's host shows it; PVE passes none). */
+  onProgress?: BackupProgressFunction;
 }

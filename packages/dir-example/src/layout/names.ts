@@ -24,6 +24,8 @@ export const FILES = {
   state: '.bp-state.json',
   /** Per device: the incremental record and why the image is full (see chain-file.ts). */
   chain: 'chain.json',
+  /** Directory of checksums taken while a backup's files were written; consumed by publication. */
+  checksums: '.bp-checksums',
 } as const;
 
 /** Per-guest files in `<path>/<vmid>/`. */

@@ -21,7 +21,9 @@ export async function writeTarArchive(archivePath: string, info: ContainerBackup
   const args = ['cpf', '-', '--totals', ...CREATE_TAR_FLAGS, ...exclusions.tarArguments, '--', ...normalizeSources(info.sources)];
   const tar = execa('tar', args, { cwd: info.directory, stdin: 'ignore', buffer: { stdout: false, stderr: true }, reject: false, cancelSignal: signal });
   try {
-    await pipeline(tar.stdout, throttleStream(info.bandwidthLimit ?? 0), createWriteStream(archivePath, { mode: 0o600 }));
+    const report = info.onProgress;
+    const onPassed = report ? (bytesDone: number) => report({ bytesDone }) : undefined;
+    await pipeline(tar.stdout, throttleStream(info.bandwidthLimit ?? 0, onPassed), createWriteStream(archivePath, { mode: 0o600 }));
   } catch (error) {
     tar.kill();
     await tar.catch(() => undefined);

@@ -163,7 +163,9 @@ export class DirBackupProvider implements BackupProvider {
       const plan = this.imagePlan(device, volume, state);
       const imagePath = join(partial, imageFileName(device));
       const differences = plan.verifyAgainst === undefined ? undefined : { compared: 0, differing: 0 };
-      const opened = volume.mechanism === 'nbd' ? await openNbdSource(volume, info.signal) : fileHandleSource(volume);
+      // Differences to the base are only exact when every byte is compared, holes included.
+      const sourceOptions = { wholeDisk: differences !== undefined };
+      const opened = volume.mechanism === 'nbd' ? await openNbdSource(volume, info.signal, sourceOptions) : fileHandleSource(volume, sourceOptions);
       try {
         this.log('info', `${device}: ${plan.describe}, mechanism ${volume.mechanism}`);
         const stats = await writeImage(opened, {
@@ -174,6 +176,7 @@ export class DirBackupProvider implements BackupProvider {
           ...(info.bandwidthLimit ? { bandwidthLimit: info.bandwidthLimit } : {}),
           ...(info.signal ? { signal: info.signal } : {}),
           onWarning: (message) => this.log('warn', `${device}: ${message}`),
+          progress: { device, report: info.onProgress },
         });
         this.log('info', `${device}: read ${stats.bytesRead} bytes, wrote ${stats.bytesWritten}, ${stats.bytesZeroed + stats.bytesSkipped} zero bytes detected`);
       } finally {

@@ -1,9 +1,21 @@
 import { BpError, type FileHandleVmVolume, type NbdVmVolume } from '@bp/api';
-import { dirtyBitmapContext, dirtyRegions, NbdClient, wholeRegion, type CopySource, type Region } from '@bp/nbd';
+import { allocatedRegions, dirtyBitmapContext, dirtyRegions, NbdClient, wholeRegion, type CopySource, type Region } from '@bp/nbd';
+
+/** The NBD metadata context of the allocation map (holes and zeroes). */
+const ALLOCATION = 'base:allocation';
 
 /** Only changes since the last backup are dirty when QEMU reuses the bitmap; else read everything. */
 function usesBitmap(volume: { bitmapMode: string }): boolean {
   return volume.bitmapMode === 'reuse';
+}
+
+/** How a source is read. */
+export interface SourceOptions {
+  /**
+   * Read every byte, holes included, even where the host announces less. Needed when the target
+   * is an overlay that stores only differences: a hole not read would show the base's data.
+   */
+  wholeDisk?: boolean;
 }
 
 /** The snapshot access of one device, ready for the copy engine. */
@@ -11,31 +23,44 @@ export interface OpenSource {
   source: CopySource | NbdClient;
   /** Regions to read, ascending; reading outside them fails on a PVE export. */
   regions: AsyncIterable<Region>;
+  /** Sum of the region lengths when known in advance (a full image: the disk size), for progress. */
+  totalBytes?: number;
   close(): Promise<void>;
 }
 
-/** Mechanism `nbd`: connects to QEMU's export, negotiating the dirty-bitmap context when it is in use. */
-export async function openNbdSource(volume: NbdVmVolume, signal?: AbortSignal): Promise<OpenSource> {
+/**
+ * Mechanism `nbd`: connects to QEMU's export. With a reused bitmap only its dirty extents are
+ * read; otherwise (a full image) the export's `base:allocation` map, where offered, skips holes
+ * and zeroes, which the new image leaves unallocated.
+ */
+export async function openNbdSource(volume: NbdVmVolume, signal?: AbortSignal, options: SourceOptions = {}): Promise<OpenSource> {
   const bitmap = usesBitmap(volume) ? volume.bitmapName : undefined;
   if (usesBitmap(volume) && bitmap === undefined) {
     throw new BpError('BP_INVALID_ARGUMENT', `device ${volume.exportName} reuses a bitmap but names none; the host must pass bitmapName with bitmapMode 'reuse'`);
   }
-  const context = bitmap === undefined ? undefined : dirtyBitmapContext(bitmap);
-  const client = await NbdClient.connect({ socketPath: volume.nbdPath, exportName: volume.exportName }, { metaContexts: context ? [context] : [], ...(signal ? { signal } : {}) });
-  if (context && !client.metaContexts.includes(context)) {
+  const context = bitmap === undefined ? ALLOCATION : dirtyBitmapContext(bitmap);
+  const client = await NbdClient.connect({ socketPath: volume.nbdPath, exportName: volume.exportName }, { metaContexts: [context], ...(signal ? { signal } : {}) });
+  const offered = client.metaContexts.includes(context);
+  if (bitmap !== undefined && !offered) {
     await client.close();
     throw new BpError('BP_NBD_UNSUPPORTED', `export ${volume.exportName} does not offer ${context}; the host must export the bitmap it announced`);
   }
   const size = Math.min(volume.size, client.size);
-  return {
-    source: client,
-    regions: bitmap === undefined ? wholeRegion(size) : dirtyRegions(client, bitmap),
-    close: () => client.close(),
-  };
+  const regions =
+    bitmap !== undefined
+      ? dirtyRegions(client, bitmap)
+      : offered && options.wholeDisk !== true
+        ? allocatedRegions(client, { length: size, ...(signal ? { signal } : {}) })
+        : wholeRegion(size);
+  return { source: client, regions, ...(bitmap === undefined ? { totalBytes: size } : {}), close: () => client.close() };
 }
 
-/** Mechanism `file-handle`: reads the host's open file at the regions it announces; discard punches holes. */
-export function fileHandleSource(volume: FileHandleVmVolume): OpenSource {
+/**
+ * Mechanism `file-handle`: reads the host's open file at the regions it announces; discard punches
+ * holes. Without a reused bitmap the image is full and starts as zeroes, so a host may announce
+ * only what holds data (bp's host does; PVE announces `(0, size)`): unannounced ranges stay zero.
+ */
+export function fileHandleSource(volume: FileHandleVmVolume, options: SourceOptions = {}): OpenSource {
   const source: CopySource = {
     size: volume.size,
     async read(offset, length, buffer) {
@@ -48,5 +73,6 @@ export function fileHandleSource(volume: FileHandleVmVolume): OpenSource {
     },
     discard: (offset, length) => volume.discard(offset, length),
   };
-  return { source, regions: usesBitmap(volume) ? volume.dirtyRegions() : wholeRegion(volume.size), close: async () => undefined };
+  const whole = options.wholeDisk === true && !usesBitmap(volume);
+  return { source, regions: whole ? wholeRegion(volume.size) : volume.dirtyRegions(), ...(whole ? { totalBytes: volume.size } : {}), close: async () => undefined };
 }

@@ -1,9 +1,12 @@
-import { rm } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import { BpError } from '@bp/api';
-import { copyRegions, createQcow2Target, openImageReader, type CopyStats, type CopyTarget, type Qcow2TargetOptions } from '@bp/nbd';
+import { mkdir, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { BpError, type BackupProgressFunction } from '@bp/api';
+import { copyRegions, createQcow2Target, openImageReader, type CopyProgress, type CopyStats, type CopyTarget, type Qcow2TargetOptions } from '@bp/nbd';
 import { readQcow2Header } from '../restore/qcow2-header.js';
-import { fsyncPath } from '../util/durable-fs.js';
+import { FILES } from '../layout/index.js';
+import { fsyncPath, writeFileAtomic } from '../util/durable-fs.js';
+import { InlineChecksums } from '../verify/inline-checksums.js';
+import type { ManifestFile } from '../verify/manifest.js';
 import { differencesOnly, type DifferenceStats } from './differences-target.js';
 import type { OpenSource } from './region-sources.js';
 
@@ -25,6 +28,8 @@ export interface WriteImageOptions {
    * these stats (a scheduled full read that checks and repairs the chain; see differencesOnly).
    */
   differences?: DifferenceStats;
+  /** Where to report bytes processed (`BackupVmInfo.onProgress`), and for which device. */
+  progress?: { device: string; report: BackupProgressFunction | undefined };
 }
 
 const MIN_CLUSTER_SIZE = 64 * 1024;
@@ -54,10 +59,23 @@ async function copyInto(source: OpenSource, target: CopyTarget, options: WriteIm
       ...(options.bandwidthLimit ? { bandwidthLimit: options.bandwidthLimit } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       onWarning: (warning: BpError) => options.onWarning?.(warning.message),
+      ...(source.totalBytes !== undefined ? { totalBytes: source.totalBytes } : {}),
+      ...(options.progress?.report ? { onProgress: progressReport(options.progress.device, options.progress.report) } : {}),
     });
   } finally {
     await target.close();
   }
+}
+
+/** Turns the copy engine's reports into the provider API's; a throwing consumer never stops the copy. */
+function progressReport(device: string, report: BackupProgressFunction): (progress: CopyProgress) => void {
+  return ({ bytesDone, bytesTotal }) => {
+    try {
+      report({ device, bytesDone, ...(bytesTotal !== undefined ? { bytesTotal } : {}) });
+    } catch {
+      // Progress is informational only.
+    }
+  };
 }
 
 /**
@@ -66,7 +84,7 @@ async function copyInto(source: OpenSource, target: CopyTarget, options: WriteIm
  * only part of a cluster is completed from the previous image's chain through a read-only qemu-nbd
  * that starts on the first such write only and is always stopped.
  */
-async function writeIncremental(source: OpenSource, backingFile: string, options: WriteImageOptions): Promise<CopyStats> {
+async function writeIncremental(source: OpenSource, backingFile: string, options: WriteImageOptions, checksums: InlineChecksums): Promise<CopyStats> {
   const previous = resolve(dirname(options.imagePath), backingFile);
   const previousClusterSize = 2 ** (await readQcow2Header(previous)).clusterBits;
   // Format forced to qcow2 (never probed); qemu-nbd opens the whole backing chain read-only.
@@ -74,7 +92,17 @@ async function writeIncremental(source: OpenSource, backingFile: string, options
   try {
     const clusterSize = Math.min(Math.max(previousClusterSize, MIN_CLUSTER_SIZE), MAX_CLUSTER_SIZE);
     const readBacking = (offset: number, length: number): Promise<Uint8Array> => reader.read(offset, length);
-    const target = await createImageTarget({ path: options.imagePath, size: options.size, backingFile, backingFormat: 'qcow2', readBacking }, clusterSize);
+    const target = await createImageTarget(
+      {
+        path: options.imagePath,
+        size: options.size,
+        backingFile,
+        backingFormat: 'qcow2',
+        readBacking,
+        onFileWrite: (position, buffers) => checksums.observe(position, buffers),
+      },
+      clusterSize,
+    );
     return await copyInto(source, options.differences ? differencesOnly(target, readBacking, clusterSize, options.differences) : target, options);
   } finally {
     await reader.close();
@@ -85,18 +113,41 @@ async function writeIncremental(source: OpenSource, backingFile: string, options
  * Writes one device image with @bp/nbd's copy engine (zero detection, discard after read,
  * bandwidth limit) and its direct qcow2 writer (no helper process for aligned writes). A full
  * image stands alone; an incremental is a qcow2 overlay of the previous image (see
- * {@link writeIncremental}). Flushes and fsyncs; removes the file on failure.
+ * {@link writeIncremental}). The manifest checksums are taken from the writes as they are issued
+ * and stored next to the image for publication (see {@link InlineChecksums}). Flushes and fsyncs;
+ * removes the file on failure.
  */
 export async function writeImage(source: OpenSource, options: WriteImageOptions): Promise<CopyStats> {
+  const checksums = new InlineChecksums();
   try {
     const stats =
       options.backingFile === undefined
-        ? await copyInto(source, await createImageTarget({ path: options.imagePath, size: options.size }, MIN_CLUSTER_SIZE), options)
-        : await writeIncremental(source, options.backingFile, options);
+        ? await copyInto(
+            source,
+            await createImageTarget({ path: options.imagePath, size: options.size, onFileWrite: (position, buffers) => checksums.observe(position, buffers) }, MIN_CLUSTER_SIZE),
+            options,
+          )
+        : await writeIncremental(source, options.backingFile, options, checksums);
     await fsyncPath(options.imagePath);
+    await storeChecksums(options.imagePath, await checksums.finish(options.imagePath));
     return stats;
   } catch (error) {
     await rm(options.imagePath, { force: true });
     throw error;
   }
+}
+
+/**
+ * Drops the stored checksums of `imagePath` after something rewrote it (a synthetic full), so
+ * publication hashes the file as it is.
+ */
+export async function forgetStoredChecksums(imagePath: string): Promise<void> {
+  await rm(join(dirname(imagePath), FILES.checksums, `${basename(imagePath)}.json`), { force: true });
+}
+
+/** Keeps the checksums of `imagePath` in the backup directory's checksum store until publication. */
+async function storeChecksums(imagePath: string, entry: ManifestFile): Promise<void> {
+  const dir = join(dirname(imagePath), FILES.checksums);
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  await writeFileAtomic(join(dir, `${basename(imagePath)}.json`), `${JSON.stringify(entry)}\n`);
 }

@@ -1,54 +1,37 @@
-import { createHash } from 'node:crypto';
-import { open, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FILES, MUTABLE_FILES } from '../layout/index.js';
 import { readJsonFile, writeFileAtomic } from '../util/durable-fs.js';
+import { hashFileBlocks, MANIFEST_BLOCK_SIZE, rootHash } from './block-hashes.js';
 
-/** Block size of the per-block checksums: a corrupt block is reported with its offset. */
-export const MANIFEST_BLOCK_SIZE = 4 * 1024 * 1024;
+export { MANIFEST_BLOCK_SIZE } from './block-hashes.js';
 
 /** Checksums of one file. */
 export interface ManifestFile {
   size: number;
-  sha256: string;
   /** SHA-256 of each {@link MANIFEST_BLOCK_SIZE} block, in order. */
   blocks: string[];
+  /** Version 2: SHA-256 over the concatenated binary block digests (see `rootHash`). */
+  root?: string;
+  /** Version 1: plain SHA-256 of the whole file. */
+  sha256?: string;
 }
 
-/** `manifest.json` of a backup directory. */
+/**
+ * `manifest.json` of a backup directory. Version 2 (written since the checksums are taken while
+ * the data streams) has `root` per file; version 1 (older backups, still verified) has `sha256`.
+ */
 export interface Manifest {
-  version: 1;
+  version: 1 | 2;
   algorithm: 'sha256';
   blockSize: number;
   files: Record<string, ManifestFile>;
 }
 
-/** Hashes a file as a whole and per block. */
+/** Hashes a file per block, with its version-2 root. */
 export async function hashFile(path: string): Promise<ManifestFile> {
-  const whole = createHash('sha256');
-  const blocks: string[] = [];
-  const handle = await open(path, 'r');
-  let size = 0;
-  try {
-    const buffer = Buffer.alloc(MANIFEST_BLOCK_SIZE);
-    for (;;) {
-      let filled = 0;
-      while (filled < buffer.length) {
-        const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, size + filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-      if (filled === 0) break;
-      const block = buffer.subarray(0, filled);
-      whole.update(block);
-      blocks.push(createHash('sha256').update(block).digest('hex'));
-      size += filled;
-      if (filled < buffer.length) break;
-    }
-  } finally {
-    await handle.close();
-  }
-  return { size, sha256: whole.digest('hex'), blocks };
+  const { size, blocks } = await hashFileBlocks(path);
+  return { size, blocks, root: rootHash(blocks) };
 }
 
 /** Data files of a backup directory: everything but notes, protection, log, manifest, state. */
@@ -62,26 +45,41 @@ export async function dataFiles(dir: string): Promise<string[]> {
   return files;
 }
 
-/** Computes and writes the manifest of a backup directory. */
-export async function writeManifest(dir: string): Promise<Manifest> {
-  const manifest: Manifest = { version: 1, algorithm: 'sha256', blockSize: MANIFEST_BLOCK_SIZE, files: {} };
-  for (const name of await dataFiles(dir)) manifest.files[name] = await hashFile(join(dir, name));
+/**
+ * Computes and writes the manifest of a backup directory. `known` holds entries taken while the
+ * files were written; they are used when the file still has the recorded size, every other file
+ * is read and hashed here.
+ */
+export async function writeManifest(dir: string, known: Record<string, ManifestFile> = {}): Promise<Manifest> {
+  const manifest: Manifest = { version: 2, algorithm: 'sha256', blockSize: MANIFEST_BLOCK_SIZE, files: {} };
+  for (const name of await dataFiles(dir)) {
+    const entry = Object.hasOwn(known, name) ? known[name] : undefined;
+    const usable = entry?.root !== undefined && entry.size === (await stat(join(dir, name))).size;
+    manifest.files[name] = usable ? entry : await hashFile(join(dir, name));
+  }
   await writeFileAtomic(join(dir, FILES.manifest), `${JSON.stringify(manifest)}\n`);
   return manifest;
 }
 
-/** Replaces one file's entry (after a chain merge rewrote it). */
+/** Replaces one file's entry (after a chain merge rewrote it); a version-1 manifest stays version 1. */
 export async function updateManifestEntry(dir: string, name: string): Promise<void> {
   const manifest = await readManifest(dir);
   if (!manifest) return;
-  manifest.files[name] = await hashFile(join(dir, name));
+  const path = join(dir, name);
+  if (manifest.version === 1) {
+    const { size, blocks, sha256 } = await hashFileBlocks(path, { whole: true });
+    manifest.files[name] = { size, sha256: sha256 ?? '', blocks };
+  } else {
+    manifest.files[name] = await hashFile(path);
+  }
   await writeFileAtomic(join(dir, FILES.manifest), `${JSON.stringify(manifest)}\n`);
 }
 
 /** Reads a backup's manifest, undefined when missing or malformed. */
 export async function readManifest(dir: string): Promise<Manifest | undefined> {
   const manifest = await readJsonFile<Manifest>(join(dir, FILES.manifest));
-  return manifest && manifest.version === 1 && typeof manifest.files === 'object' ? manifest : undefined;
+  const known = manifest && (manifest.version === 1 || manifest.version === 2) && manifest.blockSize === MANIFEST_BLOCK_SIZE;
+  return known && typeof manifest.files === 'object' && manifest.files !== null ? manifest : undefined;
 }
 
 /** Problems of a backup directory against its manifest, one line each (empty = intact). */
@@ -95,8 +93,11 @@ export async function checkManifest(dir: string): Promise<string[]> {
       problems.push(`${name}: missing`);
       continue;
     }
-    const actual = await hashFile(join(dir, name));
-    if (actual.sha256 === expected.sha256) continue;
+    const actual = await hashFileBlocks(join(dir, name), { whole: manifest.version === 1 });
+    const blocksMatch = actual.blocks.length === expected.blocks.length && actual.blocks.every((hash, index) => hash === expected.blocks[index]);
+    // Version 2: the recorded root must belong to the recorded blocks (the manifest itself is intact).
+    const whole = manifest.version === 1 ? actual.sha256 === expected.sha256 : expected.root === rootHash(expected.blocks);
+    if (blocksMatch && whole && actual.size === expected.size) continue;
     if (actual.size !== expected.size) problems.push(`${name}: size ${actual.size}, expected ${expected.size}`);
     const corrupt = expected.blocks.flatMap((hash, index) => (actual.blocks[index] === hash ? [] : [index * manifest.blockSize]));
     problems.push(`${name}: checksum mismatch${corrupt.length > 0 ? ` in blocks at offsets ${corrupt.slice(0, 8).join(', ')}${corrupt.length > 8 ? ', ...' : ''}` : ''}`);

@@ -1,4 +1,4 @@
-import type { ContainerBackupInfo, LogLevel } from '@bp/api';
+import type { BackupProgress, ContainerBackupInfo, LogLevel } from '@bp/api';
 
 /** The JSON request the container child reads from stdin. */
 export interface ContainerChildRequest {
@@ -16,5 +16,6 @@ export interface ContainerChildRequest {
 /** One JSON line the child writes to stdout. */
 export type ContainerChildMessage =
   | { type: 'log'; level: LogLevel; message: string }
+  | { type: 'progress'; progress: BackupProgress }
   | { type: 'done' }
   | { type: 'error'; code: string; message: string };

@@ -2,7 +2,7 @@
 // root uid, builds a fresh provider from the storage plugin module and calls backupContainer.
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { assertSpecificationVersion, BpError, type BackupStoragePlugin, type LogLevel } from '@bp/api';
+import { assertSpecificationVersion, BpError, type BackupProgress, type BackupStoragePlugin, type LogLevel } from '@bp/api';
 import type { ContainerChildMessage, ContainerChildRequest } from './child-protocol.js';
 
 function send(message: ContainerChildMessage): void {
@@ -32,7 +32,8 @@ async function main(): Promise<void> {
   const storage = plugin.open(request.storeId, plugin.configSchema.parse(request.config));
   const provider = storage.newBackupProvider((level: LogLevel, message: string) => send({ type: 'log', level, message }));
   assertSpecificationVersion(provider, 'backup provider');
-  await provider.backupContainer(request.vmid, request.guestConfig, request.excludePatterns, request.info);
+  const onProgress = (progress: BackupProgress): void => send({ type: 'progress', progress });
+  await provider.backupContainer(request.vmid, request.guestConfig, request.excludePatterns, { ...request.info, onProgress });
 }
 
 // Exit explicitly once the last line is flushed: a provider may leave handles open.

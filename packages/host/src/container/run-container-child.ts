@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { BpError, ERROR_CODES, type ErrorCode, type LogFunction } from '@bp/api';
+import { BpError, ERROR_CODES, type BackupProgressFunction, type ErrorCode, type LogFunction } from '@bp/api';
 import { mappedRoot, usernsCommand, type IdMapEntry } from '../userns/index.js';
 import type { ContainerChildMessage, ContainerChildRequest } from './child-protocol.js';
 
@@ -11,6 +11,8 @@ export interface RunContainerBackupChildOptions {
   /** The container's ID map: the child runs as root of a user namespace with it (host uid = mapped root). */
   idMap: readonly IdMapEntry[];
   log: LogFunction;
+  /** The provider's progress reports from the child (`progress` messages). */
+  onProgress?: BackupProgressFunction;
   signal?: AbortSignal;
 }
 
@@ -67,6 +69,7 @@ export async function runContainerBackupChild(options: RunContainerBackupChildOp
       return;
     }
     if (message.type === 'log') log(message.level, message.message);
+    else if (message.type === 'progress') options.onProgress?.(message.progress);
     else if (message.type === 'done') done = true;
     else if (message.type === 'error') {
       failure = new BpError(isErrorCode(message.code) ? message.code : 'BP_PROVIDER_FAILED', message.message, { details: { childCode: message.code } });

@@ -65,7 +65,7 @@ export async function archiveContainer(ctx: GuestContext, spec: ContainerGuestSp
 
   ctx.phase('backup-container');
   if (!idMap) {
-    await provider.backupContainer(vmid, guestConfig, excludePatterns, info);
+    await provider.backupContainer(vmid, guestConfig, excludePatterns, { ...info, onProgress: ctx.onProgress });
     return;
   }
   const storage = ctx.storage;
@@ -81,6 +81,7 @@ export async function archiveContainer(ctx: GuestContext, spec: ContainerGuestSp
     },
     idMap,
     log: (level, message) => ctx.providerLog(level, message),
+    onProgress: ctx.onProgress,
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
 }

@@ -67,6 +67,7 @@ export async function archiveVm(ctx: GuestContext, spec: VmGuestSpec, guestConfi
   if (bandwidthLimit !== undefined) info.bandwidthLimit = bandwidthLimit;
   if (spec.firewallConfig !== undefined) info.firewallConfig = spec.firewallConfig;
   if (ctx.signal) info.signal = ctx.signal;
+  info.onProgress = ctx.onProgress;
 
   ctx.phase('backup-vm');
   await provider.backupVm(vmid, guestConfig, access.volumes, info);

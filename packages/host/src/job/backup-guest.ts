@@ -5,6 +5,7 @@ import { openVm } from '../vm/index.js';
 import { archiveContainer } from './archive-container.js';
 import { archiveVm } from './archive-vm.js';
 import { assembleContainerGuestConfig, assembleVmGuestConfig, guestNameFromConfig } from './guest-config.js';
+import { forwardProgress } from './forward-progress.js';
 import type { GuestContext } from './guest-context.js';
 import { renderNotesTemplate } from './notes-template.js';
 import { archiveSizeOf, checkBackupInitResult, errorMessage, providerError } from './provider-results.js';
@@ -57,6 +58,7 @@ export async function backupGuest(job: GuestJob, spec: GuestSpec): Promise<{ res
   const guestTmp = join(job.tmpDir, `vzdumptmp${process.pid}_${vmid}`);
   let tmpCreated = false;
   job.emit({ type: 'guest-start', vmid, guestType: vmtype });
+  const progress = forwardProgress((report) => job.emit({ type: 'bytes', vmid, ...report }));
   const ctx: GuestContext = {
     storage,
     provider,
@@ -70,6 +72,7 @@ export async function backupGuest(job: GuestJob, spec: GuestSpec): Promise<{ res
       job.signal?.throwIfAborted();
     },
     signal: job.signal,
+    onProgress: progress,
     vmAccess: job.vmAccess ?? openVm,
     onCleanup: (step) => cleanups.push(step),
   };
@@ -106,8 +109,12 @@ export async function backupGuest(job: GuestJob, spec: GuestSpec): Promise<{ res
 
     // 7. archive
     log.info(`creating ${await provider.providerName()} archive '${volid}'`);
-    if (spec.type === 'qemu') await archiveVm(ctx, spec, guestConfig);
-    else await archiveContainer(ctx, spec, guestConfig);
+    try {
+      if (spec.type === 'qemu') await archiveVm(ctx, spec, guestConfig);
+      else await archiveContainer(ctx, spec, guestConfig);
+    } finally {
+      progress.flush();
+    }
 
     // 8. notes: failure only warns
     if (options.notesTemplate) {

@@ -1,4 +1,4 @@
-import type { BackupProvider, BackupStorage, LogFunction } from '@bp/api';
+import type { BackupProgressFunction, BackupProvider, BackupStorage, LogFunction } from '@bp/api';
 import type { TaskLog } from './task-log.js';
 import type { BackupJobOptions, BackupPhase } from './types.js';
 import type { VmAccessOpener } from './vm-access.js';
@@ -16,6 +16,8 @@ export interface GuestContext {
   /** Reports a step; throws when the job was aborted. */
   phase(phase: BackupPhase): void;
   signal: AbortSignal | undefined;
+  /** Forwards a provider's progress as `bytes` job events (the provider's `info.onProgress`). */
+  onProgress: BackupProgressFunction;
   vmAccess: VmAccessOpener;
   /**
    * The guest plugin's cleanup, run after `backupCleanup(true)` on success and before

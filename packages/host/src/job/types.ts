@@ -86,6 +86,7 @@ export type JobEvent =
   | { type: 'guest-start'; vmid: number; guestType: GuestType | undefined }
   | { type: 'phase'; vmid: number; phase: BackupPhase }
   | { type: 'progress'; vmid: number; level: 'info' | 'warn' | 'err'; message: string }
+  | { type: 'bytes'; vmid: number; device?: string; bytesDone: number; bytesTotal?: number }
   | { type: 'guest-end'; vmid: number; status: 'ok' | 'error'; size?: number; durationMs: number; error?: BpError }
   | { type: 'job-end'; ok: boolean };
 

@@ -19,6 +19,12 @@ export interface Qcow2TargetOptions {
    * read from here. Without it such writes are `BP_INVALID_ARGUMENT`.
    */
   readonly readBacking?: (offset: number, length: number) => Promise<Uint8Array>;
+  /**
+   * Sees every write to the image file (data, metadata, header) synchronously when it is issued,
+   * before it completes: `buffers` land contiguously at file offset `position`. The buffers are
+   * valid only during the call. For checksums computed while the data streams (no second read).
+   */
+  readonly onFileWrite?: (position: number, buffers: readonly Uint8Array[]) => void;
 }
 
 /** QEMU's default cluster size. */

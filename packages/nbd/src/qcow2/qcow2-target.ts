@@ -93,7 +93,7 @@ class Qcow2Writer implements CopyTarget {
       backingFormat: this.options.backingFile === undefined ? undefined : (this.options.backingFormat ?? 'qcow2'),
     });
     if (header.length > this.clusterSize) throw invalid('the header and backing file name do not fit into one cluster');
-    await writeAll(this.file, [header, this.zeroCluster.subarray(header.length)], 0);
+    await this.writeFile([header, this.zeroCluster.subarray(header.length)], 0);
   }
 
   write(offset: number, data: Uint8Array): Promise<void> {
@@ -104,7 +104,7 @@ class Qcow2Writer implements CopyTarget {
       try {
         const backing = await this.readBackingForPartialClusters(offset, offset + data.length);
         const segments = this.planWrite(offset, data, backing);
-        await Promise.all(segments.map((segment) => writeAll(this.file, segment.buffers, segment.position)));
+        await Promise.all(segments.map((segment) => this.writeFile(segment.buffers, segment.position)));
       } finally {
         release();
       }
@@ -119,7 +119,7 @@ class Qcow2Writer implements CopyTarget {
       try {
         const backing = await this.readBackingForPartialClusters(offset, offset + length);
         const segments = this.planZeroes(offset, length, backing);
-        await Promise.all(segments.map((segment) => writeAll(this.file, segment.buffers, segment.position)));
+        await Promise.all(segments.map((segment) => this.writeFile(segment.buffers, segment.position)));
       } finally {
         release();
       }
@@ -139,7 +139,7 @@ class Qcow2Writer implements CopyTarget {
         { position: this.layout.refcountTableCluster * this.clusterSize, data: this.allocator.refcountTable(this.layout.refcountTableClusters) },
       ];
       try {
-        await Promise.all(writes.map((write) => writeAll(this.file, [write.data], write.position)));
+        await Promise.all(writes.map((write) => this.writeFile([write.data], write.position)));
         await this.file.datasync();
       } catch (error) {
         this.failure ??= error;
@@ -157,6 +157,12 @@ class Qcow2Writer implements CopyTarget {
       await this.file.close();
     })();
     return this.closed;
+  }
+
+  /** One pwritev, announced to `onFileWrite` first (synchronously, in issue order). */
+  private writeFile(buffers: Uint8Array[], position: number): Promise<void> {
+    this.options.onFileWrite?.(position, buffers);
+    return writeAll(this.file, buffers, position);
   }
 
   /** Runs an operation, registering it synchronously so flush() and close() wait for it. */

@@ -3,3 +3,4 @@ export { QmpClient, type QmpConnectOptions, type QmpEvent, type QmpExecuteOption
 export type { QmpProcess, QmpProcessOptions } from './qmp-process.js';
 export { startStorageDaemon, type StorageDaemon, type StorageDaemonOptions } from './storage-daemon.js';
 export { startQemuSystem, type QemuSystem, type QemuSystemOptions } from './qemu-system.js';
+export { settlesWithin } from './settles-within.js';

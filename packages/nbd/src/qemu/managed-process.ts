@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BpError } from '@bp/api/errors';
 import { execa, type ResultPromise } from 'execa';
+import { settlesWithin } from './settles-within.js';
 import { registerChild, unregisterChild } from './child-registry.js';
 import { createPrivateDir, removePrivateDir } from './private-dir.js';
 
@@ -85,8 +86,7 @@ export async function startManagedProcess(options: ManagedProcessOptions): Promi
     stopping ??= (async () => {
       if (!exited) {
         child.kill('SIGTERM');
-        const graceful = await Promise.race([exitPromise.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
-        if (!graceful) child.kill('SIGKILL');
+        if (!(await settlesWithin(exitPromise, STOP_GRACE_MS))) child.kill('SIGKILL');
         await exitPromise;
       }
       await removePrivateDir(dir);

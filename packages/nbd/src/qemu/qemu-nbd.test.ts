@@ -99,6 +99,18 @@ describe('startQemuNbd', () => {
     for (const dir of dirs) expect(existsSync(dir)).toBe(false);
   });
 
+  it('leaves no timer or handle behind once stopped, so the caller exits as soon as its work is done', async () => {
+    const image = join(scratch.dir, 'stopped.raw');
+    await qemuImgCreate(image, 'raw', 1024 * 1024);
+    const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
+    const result = await execa('node', ['--import', 'tsx', join(fixtures, 'stop-then-report.ts'), image], {
+      env: { TSX_TSCONFIG_PATH: join(fixtures, 'tsconfig.json') },
+    });
+    const { resources } = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as { resources: string[] };
+    // Only the stdio pipes to this test may remain; no Timeout, no child process, no socket.
+    expect(resources.filter((kind) => kind !== 'PipeWrap' && kind !== 'TTYWrap')).toEqual([]);
+  });
+
   it('stops the server when its AbortSignal fires after start', async () => {
     const image = join(scratch.dir, 'abort.raw');
     await qemuImgCreate(image, 'raw', 1024 * 1024);

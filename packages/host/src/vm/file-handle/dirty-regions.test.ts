@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDirtyMapLine } from './dirty-regions.js';
+import { parseAllocationMapLine, parseDirtyMapLine } from './dirty-regions.js';
 
 describe('parseDirtyMapLine', () => {
   it('keeps extents whose type has bit 0 set', () => {
@@ -11,5 +11,13 @@ describe('parseDirtyMapLine', () => {
 
   it('rejects lines that are not a map', () => {
     expect(() => parseDirtyMapLine('nbdinfo: something else')).toThrow(/unexpected map line/);
+  });
+
+  it('keeps allocation extents that may hold data (zero bit clear)', () => {
+    expect(parseAllocationMapLine('         0     5046272    0  data')).toEqual({ offset: 0, length: 5046272 });
+    expect(parseAllocationMapLine('   5046272     2490368    3  hole,zero')).toBeUndefined();
+    expect(parseAllocationMapLine('   5046272       65536    2  zero')).toBeUndefined();
+    expect(parseAllocationMapLine('   7536640       65536    1  hole')).toEqual({ offset: 7536640, length: 65536 });
+    expect(() => parseAllocationMapLine('0 x 0')).toThrow(/unexpected map line/);
   });
 });

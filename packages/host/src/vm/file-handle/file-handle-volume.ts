@@ -6,7 +6,7 @@ import { BpError } from '@bp/api';
 import { execa } from 'execa';
 import type { CleanupStack } from '../cleanup-stack.js';
 import { nbdUnixUri } from '../nbd-exports.js';
-import { streamDirtyRegions } from './dirty-regions.js';
+import { streamAllocatedRegions, streamDirtyRegions } from './dirty-regions.js';
 import { mountNbdfuse } from './nbdfuse-mount.js';
 
 /** Options of {@link createFileHandleVolume}. */
@@ -44,14 +44,12 @@ export async function createFileHandleVolume(options: FileHandleVolumeOptions): 
     ...(options.bitmapGeneration === undefined ? {} : { bitmapGeneration: options.bitmapGeneration }),
     fileHandle,
     filePath: mount.path,
+    // Only a reused bitmap limits what may be read. Otherwise everything is read (PVE announces
+    // (0, size)); bp's own host announces only what may hold data, and the rest reads as zeroes.
     dirtyRegions: (): AsyncIterable<DiskRegion> =>
-      bitmapName === undefined ? wholeDisk(size) : streamDirtyRegions(uri, bitmapName, options.signal),
+      options.bitmapMode === 'reuse' && bitmapName !== undefined ? streamDirtyRegions(uri, bitmapName, options.signal) : streamAllocatedRegions(uri, options.signal),
     discard: (offset, length) => punchHole(mount.path, offset, length),
   };
-}
-
-async function* wholeDisk(size: number): AsyncGenerator<DiskRegion> {
-  if (size > 0) yield { offset: 0, length: size };
 }
 
 /**

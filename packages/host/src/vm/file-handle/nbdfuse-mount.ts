@@ -2,6 +2,7 @@ import { mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BpError } from '@bp/api';
+import { settlesWithin } from '@bp/nbd';
 import { execa } from 'execa';
 
 const READY_TIMEOUT_MS = 60_000;
@@ -45,10 +46,10 @@ export async function mountNbdfuse(mountDir: string, fileName: string, uri: stri
     unmounting ??= (async () => {
       if (!exited) {
         await execa('fusermount3', ['-u', '-q', mountDir], { reject: false });
-        const gone = await Promise.race([exit.then(() => true), sleep(UNMOUNT_GRACE_MS).then(() => false)]);
+        const gone = await settlesWithin(exit, UNMOUNT_GRACE_MS);
         if (!gone) {
           child.kill('SIGTERM');
-          const stopped = await Promise.race([exit.then(() => true), sleep(UNMOUNT_GRACE_MS).then(() => false)]);
+          const stopped = await settlesWithin(exit, UNMOUNT_GRACE_MS);
           if (!stopped) child.kill('SIGKILL');
           await exit;
           // A killed nbdfuse leaves a dead mount ("transport endpoint is not connected").

@@ -1,0 +1,143 @@
+// The main job of bp measured as a user runs it (whole `bp` processes) beside the best plain peer,
+// in the same run, printed as one table with ratios. `npm run bench` (root) runs this; the
+// packages' own benchmarks stay in `npm run bench:packages`.
+// Env: BP_BENCH_SIZE (4G), BP_BENCH_RUNS (3), BP_BENCH_TREE_MIB (1024), BP_BENCH_DIR (<tmp>/bp-bench),
+// BP_BENCH_ONLY (vm | ct: one half only).
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { generateTree } from '../packages/archive/bench/generate-tree.mjs';
+import { generateSource } from '../packages/nbd/bench/generate-source.mjs';
+import { parseSize } from '../packages/nbd/bench/measure.mjs';
+
+const env = process.env;
+const size = parseSize(env.BP_BENCH_SIZE ?? '4G');
+const runs = Number(env.BP_BENCH_RUNS ?? 3);
+const treeMiB = Number(env.BP_BENCH_TREE_MIB ?? 1024);
+const dir = env.BP_BENCH_DIR ?? join(tmpdir(), 'bp-bench');
+const CLI = fileURLToPath(new URL('../apps/cli/dist/cli.js', import.meta.url));
+const work = join(dir, 'work');
+const home = join(work, 'home');
+const bpEnv = { ...env, BP_HOME: home, CI: '1' };
+const only = env.BP_BENCH_ONLY;
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const seconds = async (file, args, options = {}) => {
+  const started = performance.now();
+  await execa(file, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  return (performance.now() - started) / 1000;
+};
+const bp = (args) => seconds('node', [CLI, ...args], { env: bpEnv });
+const bpJson = async (args) => JSON.parse((await execa('node', [CLI, ...args, '--json', '--no-progress'], { env: bpEnv })).stdout);
+const fresh = async () => {
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
+};
+const filesUnder = async (root) => {
+  const found = [];
+  for (const entry of await readdir(root, { withFileTypes: true, recursive: true })) if (entry.isFile()) found.push(join(entry.parentPath ?? entry.path, entry.name));
+  return found;
+};
+
+await mkdir(dir, { recursive: true });
+const source = join(dir, `source-${env.BP_BENCH_SIZE ?? '4G'}.qcow2`);
+console.error(`source: ${source} (generating if missing)`);
+const facts = await generateSource(source, (bitmap) => join(dir, `base-${bitmap}.qcow2`), size, 1);
+const tree = join(dir, 'tree');
+await generateTree(tree, treeMiB * 1024 * 1024);
+// bp restore checks that a container archive looks like a root file system.
+await mkdir(join(tree, 'sbin'), { recursive: true });
+
+/** Rows: [what, bp seconds (median), peer name, peer seconds (median)]. */
+const rows = [];
+async function compare(what, peerName, setup, bpRun, peerRun) {
+  const bpTimes = [];
+  const peerTimes = [];
+  for (let run = 0; run < runs; run++) {
+    // Interleaved, so a load change on the shared machine hits both sides alike.
+    const context = await setup();
+    bpTimes.push(await bpRun(context));
+    peerTimes.push(await peerRun(context));
+    console.error(`${what}: run ${run + 1}: bp ${bpTimes.at(-1).toFixed(2)} s, ${peerName} ${peerTimes.at(-1).toFixed(2)} s`);
+  }
+  rows.push([what, median(bpTimes), peerName, median(peerTimes)]);
+}
+
+const disk = join(dir, 'disk.qcow2');
+if (only !== 'ct') {
+const convertPeer = async () => seconds('qemu-img', ['convert', '-t', 'none', '-W', '-f', 'qcow2', source, '-O', 'qcow2', join(work, 'peer.qcow2')]);
+for (const mechanism of ['nbd', 'file-handle']) {
+  await compare(`backup vm, full, ${mechanism} (${(facts.dataBytes / 2 ** 30).toFixed(2)} GiB data)`, 'qemu-img convert -t none -W', fresh,
+    () => bp(['backup', 'vm', '100', '--disk', `scsi0=${source}`, '--mode', 'full', '--mechanism', mechanism, '--no-progress']), convertPeer);
+}
+
+// Restore of a full + 2 incrementals (the disk gets ~2 % scattered writes between backups).
+let chainTop;
+await compare('restore vm, full + 2 incrementals', 'qemu-img convert -t none -W (chain top)', async () => {
+  await fresh();
+  await execa('qemu-img', ['convert', '-f', 'qcow2', '-O', 'qcow2', source, disk]);
+  await execa('qemu-img', ['bitmap', '--remove', disk, 'b0']).catch(() => undefined);
+  await execa('qemu-img', ['bitmap', '--remove', disk, 'b4']).catch(() => undefined);
+  let volid;
+  for (let generation = 0; generation < 3; generation++) {
+    if (generation > 0) {
+      const writes = [];
+      for (let index = 0; index < 40; index++) {
+        const offset = Math.floor(((index * 7919) % 1000) / 1000 * (size - 2 ** 20) / 65536) * 65536;
+        writes.push('-c', `write -P ${generation + index} ${offset} ${65536 * (1 + (index % 16))}`);
+      }
+      await execa('qemu-io', ['-f', 'qcow2', ...writes, disk]);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+    }
+    volid = (await bpJson(['backup', 'vm', '100', '--disk', `scsi0=${disk}`, '--mode', 'incremental'])).volid;
+  }
+  const show = await bpJson(['show', volid]);
+  chainTop = join(home, 'storages', 'local', volid.replace(/^local:backup\//, ''), 'drive-scsi0.qcow2');
+  return { volid, chain: show.chain };
+}, ({ volid }) => bp(['restore', volid, '--to', join(work, 'restored'), '--format', 'qcow2', '--no-progress']),
+  () => seconds('qemu-img', ['convert', '-t', 'none', '-W', '-f', 'qcow2', chainTop, '-O', 'qcow2', join(work, 'peer-restore.qcow2')]));
+
+// Verify of everything stored so far against sha256sum of the same files.
+const stored = join(home, 'storages', 'local');
+await compare('verify (all backups of the chain)', 'sha256sum', async () => ({ files: (await filesUnder(stored)).filter((file) => !file.endsWith('backup.log')) }),
+  () => bp(['verify', '--no-progress']), ({ files }) => seconds('sha256sum', files));
+
+}
+
+// Container tar: bp backup ct / bp restore against GNU tar with the same flags.
+const tarFlags = ['--one-file-system', '--sparse', '--numeric-owner', '--acls', '--xattrs', '--xattrs-include=user.*', '--xattrs-include=security.capability', '--warning=no-file-ignored', '--warning=no-xattr-write'];
+let ctVolid;
+if (only !== 'vm') {
+await compare(`backup ct, tar (${treeMiB} MiB tree)`, 'GNU tar c, same flags', fresh,
+  async () => {
+    const started = performance.now();
+    ctVolid = (await bpJson(['backup', 'ct', '200', '--rootfs', tree, '--uid-map', '0:0:65536'])).volid;
+    return (performance.now() - started) / 1000;
+  },
+  async () => {
+    const started = performance.now();
+    await execa('tar', ['cpf', join(work, 'peer.tar'), ...tarFlags, '.'], { cwd: tree });
+    await execa('sync', ['-f', join(work, 'peer.tar')]);
+    return (performance.now() - started) / 1000;
+  });
+await compare('restore ct, tar', 'GNU tar x, same flags', async () => {
+  await rm(join(work, 'ct-restored'), { recursive: true, force: true });
+  await rm(join(work, 'peer-x'), { recursive: true, force: true });
+  await mkdir(join(work, 'peer-x'));
+  if (!(await stat(join(work, 'peer.tar')).catch(() => undefined))) await execa('tar', ['cpf', join(work, 'peer.tar'), ...tarFlags, '.'], { cwd: tree });
+  return {};
+}, () => bp(['restore', ctVolid, '--to', join(work, 'ct-restored'), '--uid-map', '0:100000:65536', '--no-progress']),
+  () => seconds('tar', ['xpf', join(work, 'peer.tar'), ...tarFlags, '-C', join(work, 'peer-x')]));
+}
+
+await rm(work, { recursive: true, force: true });
+const table = [
+  `bp beside its peers, ${new Date().toISOString().slice(0, 10)}, medians of ${runs} interleaved runs (source ${(size / 2 ** 30).toFixed(0)} GiB, ${(facts.dataBytes / 2 ** 30).toFixed(2)} GiB data, ${(facts.zeroBytes / 2 ** 30).toFixed(2)} GiB zeroes)`,
+  '',
+  '| what | bp | peer | peer time | ratio |',
+  '| --- | ---: | --- | ---: | ---: |',
+  ...rows.map(([what, bpTime, peerName, peerTime]) => `| ${what} | ${bpTime.toFixed(2)} s | ${peerName} | ${peerTime.toFixed(2)} s | ${(bpTime / peerTime).toFixed(2)}× |`),
+];
+console.log(table.join('\n'));
