@@ -197,6 +197,7 @@ describe('incremental trust', () => {
     expect(show.chain).toEqual([merged[2]!.result.volid]);
     expect(show.disks[0]).toMatchObject({ kind: 'full', chainLength: 1, detail: expect.stringMatching(/synthetic full/) });
     for (const generation of [chain[2]!, merged[1]!, merged[2]!]) expect(await restoresExactly(generation), generation.result.volid).toBe(true);
+    expect((await bp.json<{ ok: boolean }>(['verify'])).ok).toBe(true);
   }, 400_000);
 
   it('repairs a chain whose bitmap missed writes at the scheduled full read', async () => {
