@@ -38,7 +38,7 @@ sub same_bytes {
     is($?, 0, "$what: byte-identical") or diag($output);
 }
 
-for my $case ([ nbd => 100 ]) {
+for my $case ([ nbd => 100 ], [ 'file-handle' => 101 ]) {
     my ($mechanism, $vmid) = @$case;
     subtest "mechanism $mechanism: full and incremental backups restore byte-identical" => sub {
         my $scfg = { type => 'bp-dir', path => $store, content => { backup => 1 }, 'vm-backup-mechanism' => $mechanism, 'vm-backup-mode' => 'incremental' };
@@ -60,14 +60,15 @@ for my $case ([ nbd => 100 ]) {
         my @guest_disks = map { { virtdev => $_, image => $disks{$_}->[0], format => 'qcow2' } } sort keys %disks;
 
         my $run = sub {
-            my ($time) = @_;
+            my ($time, $hooks) = @_;
             my ($log, $lines) = collector();
             my %refs = map { $_ => reference($disks{$_}->[0], "$vmid-$time-$_") } keys %disks;
             my $job = vzdump_vm(
                 plugin => $plugin, scfg => $scfg, storeid => 'dirbk', scratch => $scratch, bridge => $bridge, log => $log,
-                start_time => $time, guests => [ { vmid => $vmid, time => $time, disks => \@guest_disks, config => $config, firewall => $firewall } ],
+                start_time => $time, hooks => $hooks // {}, guests => [ { vmid => $vmid, time => $time, disks => \@guest_disks, config => $config, firewall => $firewall } ],
             );
             ok(wait_gone($job->{pid}, 10), "job process of the backup at $time is gone");
+            is($job->{error}, undef, 'the job itself did not fail');
             return ($job, \%refs, $lines);
         };
         my $restore_and_compare = sub {
@@ -103,8 +104,105 @@ for my $case ([ nbd => 100 ]) {
         like(qemu_img('info', '-U', $image), qr/backing file: /, 'with a backing file');
         $restore_and_compare->($second->{archive}, $incr_refs, 'incremental');
         $restore_and_compare->($first->{archive}, $full_refs, 'full again');
+        if ($mechanism eq 'file-handle') {
+            ok((grep { $_->[2] =~ m{^drive-scsi0: PVE's file handle \(fd \d+ of process \d+\) opened as /proc/\d+/fd/\d+ with O_RDWR\|O_DIRECT$} } @$incr_lines), "the Node side reopened PVE's handle with O_DIRECT");
+            return;
+        }
     };
 }
+
+subtest 'file-handle: a region stream that ends early or dies fails the backup; nothing is lost' => sub {
+    my $vmid = 101;
+    my $scfg = $PVE::Storage::CONFIG->{ids}->{dirbk};
+    my $image = "$scratch/vm-$vmid-disk-0.qcow2";
+    my $efi = "$scratch/vm-$vmid-disk-1.qcow2";
+    my @disks = ({ virtdev => 'efidisk0', image => $efi, format => 'qcow2' }, { virtdev => 'scsi0', image => $image, format => 'qcow2' });
+    my $config = "name: short\n#qmdump#map:efidisk0:drive-efidisk0:local:qcow2:\n#qmdump#map:scsi0:drive-scsi0:local:qcow2:\n";
+    # Dirty: granule 0 and the last one, so the first region is not the whole stream.
+    qemu_io($image, 'write -P 0x99 0 4k', "write -P 0x9a " . (24 * $MiB) . " 4k");
+    my $job = sub {
+        my ($time, $wrap) = @_;
+        my ($log, $lines) = collector();
+        my $hooks = {};
+        $hooks->{volumes} = sub {
+            my ($provider, $volumes) = @_;
+            $volumes->{'drive-scsi0'}->{'next-dirty-region'} = $wrap->($volumes->{'drive-scsi0'}->{'next-dirty-region'});
+        } if $wrap;
+        my $result = vzdump_vm(
+            plugin => $plugin, scfg => $scfg, storeid => 'dirbk', scratch => $scratch, bridge => $bridge, log => $log,
+            start_time => $time, hooks => $hooks, guests => [ { vmid => $vmid, time => $time, disks => \@disks, config => $config } ],
+        );
+        ok(wait_gone($result->{pid}, 10), "job process of the backup at $time is gone");
+        return $result->{guests}->[0];
+    };
+    my $before = scalar(@{ $plugin->list_volumes('dirbk', $scfg, $vmid) });
+
+    # like nbdinfo killed after its first line: the closure just ends
+    my $short = $job->(1700010300, sub { my ($code) = @_; my $calls = 0; sub { return if $calls++; return $code->() } });
+    is($short->{status}, 'error', 'a stream that ends early fails the backup');
+    like($short->{error}, qr/^BP_BACKUP_FAILED: the dirty regions of drive-scsi0 ended at \d+, but the disk is readable \(dirty\) at 25165824; the region stream \(nbdinfo\) ended early/, 'with BP_BACKUP_FAILED naming the readable granule');
+
+    my $dies = $job->(1700010360, sub { my ($code) = @_; sub { die "nbdinfo: broken pipe\n" } });
+    is($dies->{status}, 'error', 'a closure that dies fails the backup');
+    like($dies->{error}, qr/^BP_BACKUP_FAILED: next-dirty-region of drive-scsi0 died: nbdinfo: broken pipe/, 'with its message');
+    is(scalar(@{ $plugin->list_volumes('dirbk', $scfg, $vmid) }), $before, 'nothing partial is listed');
+
+    my $reference = reference($image, "$vmid-after-short");
+    my $ok = $job->(1700010420);
+    is($ok->{status}, 'ok', 'the next backup works') or diag($ok->{error});
+    is_deeply($ok->{answers}, { 'drive-efidisk0' => 'use', 'drive-scsi0' => 'use' }, 'incremental: the failed backups tore down as failed, the bitmap kept their writes');
+    my $target = scratch_dir();
+    my $restored = qmrestore(plugin => $plugin, scfg => $scfg, storeid => 'dirbk', volname => "backup/$ok->{archive}", target_dir => $target);
+    same_bytes($reference, $restored->{disks}->{scsi0}, 'restore after the failed backups');
+};
+
+subtest 'killing the Node process mid-backup fails the job cleanly; the next job works' => sub {
+    my $vmid = 100;
+    my $scfg = { %{ $PVE::Storage::CONFIG->{ids}->{dirbk} }, 'vm-backup-mechanism' => 'nbd' };
+    $PVE::Storage::CONFIG = { ids => { dirbk => $scfg } };
+    my $image = "$scratch/vm-$vmid-disk-0.qcow2";
+    my @disks = ({ virtdev => 'efidisk0', image => "$scratch/vm-$vmid-disk-1.qcow2", format => 'qcow2' }, { virtdev => 'scsi0', image => $image, format => 'qcow2' });
+    my $config = "name: crash\n#qmdump#map:efidisk0:drive-efidisk0:local:qcow2:\n#qmdump#map:scsi0:drive-scsi0:local:qcow2:\n";
+    qemu_io($image, 'write -P 0xab 8M 1M');
+    my $before = scalar(@{ $plugin->list_volumes('dirbk', $scfg, $vmid) });
+    my ($killed, @lines);
+    my $kill_log = sub {
+        my ($level, $message) = @_;
+        push @lines, $message;
+        # backup_vm is writing drive-scsi0 right now
+        if (!$killed && $message =~ /^drive-scsi0: .*mechanism nbd$/) {
+            $killed = $lines[-1] = $PVE::Storage::Custom::BpDirPlugin::KILL_PID;
+            kill('KILL', $killed);
+        }
+    };
+    my $crash = vzdump_vm(
+        plugin => $plugin, scfg => $scfg, storeid => 'dirbk', scratch => $scratch, bridge => $bridge, log => $kill_log,
+        start_time => 1700010500, guests => [ { vmid => $vmid, time => 1700010500, disks => \@disks, config => $config } ],
+        hooks => { volumes => sub { $PVE::Storage::Custom::BpDirPlugin::KILL_PID = $_[0]->bp_server_pid() } },
+    );
+    my $guest = $crash->{guests}->[0];
+    ok($killed, "the job process $killed was killed during backup_vm");
+    is($guest->{status}, 'error', 'the guest failed');
+    like($guest->{error}, qr/^BP_BRIDGE_DIED: the bp job process of storage type 'bp-dir' \(pid $killed\) ended during provider\.backup_vm/, 'with BP_BRIDGE_DIED naming the call');
+    is($guest->{cleanup_error}, undef, 'backup_cleanup(0) worked on a fresh process');
+    is($crash->{error}, undef, 'the job went on: backup_handle_log_file and job_cleanup');
+    ok(wait_gone($killed, 10), 'the killed process is reaped');
+    ok(wait_gone($crash->{pid}, 10), 'the fresh process is gone after the job');
+    is(scalar(@{ $plugin->list_volumes('dirbk', $scfg, $vmid) }), $before, 'nothing partial is listed');
+    is_deeply([ glob("$store/$vmid/.partial-*") ], [], 'no partial backup directory is left');
+
+    my $reference = reference($image, "$vmid-after-crash");
+    my ($log) = collector();
+    my $next = vzdump_vm(
+        plugin => $plugin, scfg => $scfg, storeid => 'dirbk', scratch => $scratch, bridge => $bridge, log => $log,
+        start_time => 1700010560, guests => [ { vmid => $vmid, time => 1700010560, disks => \@disks, config => $config } ],
+    );
+    my $ok = $next->{guests}->[0];
+    is($ok->{status}, 'ok', 'the next job works') or diag($ok->{error});
+    ok(wait_gone($next->{pid}, 10), 'and its process is gone');
+    my $restored = qmrestore(plugin => $plugin, scfg => $scfg, storeid => 'dirbk', volname => "backup/$ok->{archive}", target_dir => scratch_dir());
+    same_bytes($reference, $restored->{disks}->{scsi0}, 'its restore');
+};
 
 BP::PVE::Bridge::storage_shutdown($PVE::Storage::Custom::BpDirPlugin::BRIDGE);
 done_testing();

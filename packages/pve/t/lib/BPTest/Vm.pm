@@ -103,6 +103,7 @@ sub file_handle_volume {
     my $fuse = fork() // die "fork: $!";
     if (!$fuse) {
         open(STDIN, '<', '/dev/null');
+        open(STDERR, '>>', "$rundir/nbdfuse.log");
         exec('nbdfuse', '--pidfile', "$dir.pid", "$dir/$device", $uri) or POSIX::_exit(127);
     }
     my $deadline = Time::HiRes::time() + 30;
@@ -170,7 +171,7 @@ sub vzdump_vm {
         }
         $provider->job_cleanup();
     };
-    if ($job_error = $@) {
+    if ($job_error = $@ || undef) {
         eval { $provider->job_cleanup() };
     }
     my $pid = $provider->bp_server_pid();
