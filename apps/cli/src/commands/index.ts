@@ -9,6 +9,8 @@ import { nbdCommand } from './nbd.js';
 import { notesCommand } from './notes.js';
 import { protectCommand, unprotectCommand } from './protect.js';
 import { pruneCommand } from './prune.js';
+import { pveInstallCommand, pveUninstallCommand } from './pve-install.js';
+import { pvePackageCommand } from './pve-package.js';
 import { restoreCommand } from './restore.js';
 import { showCommand } from './show.js';
 import { storageAddCommand, storageListCommand, storageRemoveCommand } from './storage.js';
@@ -31,6 +33,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   storageListCommand,
   storageRemoveCommand,
   nbdCommand,
+  pveInstallCommand,
+  pveUninstallCommand,
+  pvePackageCommand,
   demoCommand,
   helpCommand(() => COMMANDS),
 ];
