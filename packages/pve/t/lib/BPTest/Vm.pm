@@ -25,7 +25,8 @@ use warnings;
 
 use Fcntl qw(O_RDWR O_DIRECT);
 use File::Path qw(make_path);
-use FindBin ();
+use File::Basename ();
+use File::Spec ();
 use IPC::Open2 ();
 use JSON ();
 use POSIX ();
@@ -50,7 +51,7 @@ package BPTest::Vm::Qemu;
 sub start {
     my ($class, $bridge, $log_dir) = @_;
     my $stderr = "$log_dir/qemu-standin.log";
-    my $script = "$FindBin::Bin/fixtures/qemu-standin.mjs";
+    my $script = File::Spec->rel2abs(File::Basename::dirname(__FILE__) . '/../../fixtures/qemu-standin.mjs');
     open(my $olderr, '>&', \*STDERR) or die;
     open(STDERR, '>>', $stderr) or die "$stderr: $!";
     my $pid = IPC::Open2::open2(my $out, my $in, $bridge->{node}, @{ $bridge->{node_args} // [] }, $script);
