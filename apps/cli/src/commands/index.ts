@@ -11,6 +11,8 @@ import { nbdCommand } from './nbd.js';
 import { notesCommand } from './notes.js';
 import { protectCommand, unprotectCommand } from './protect.js';
 import { pruneCommand } from './prune.js';
+import { pveInstallCommand, pveUninstallCommand } from './pve-install.js';
+import { pvePackageCommand } from './pve-package.js';
 import { restoreCommand } from './restore.js';
 import { serveCommand } from './serve.js';
 import { showCommand } from './show.js';
@@ -38,6 +40,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   storageListCommand,
   storageRemoveCommand,
   nbdCommand,
+  pveInstallCommand,
+  pveUninstallCommand,
+  pvePackageCommand,
   demoCommand,
   helpCommand(() => COMMANDS),
 ];

@@ -35,6 +35,8 @@ import { readPreviousInfo } from '../state/previous-info.js';
 import { writeChainFile, type ChainFile } from '../state/chain-file.js';
 import type { DirStorageView } from '../storage/storage-view.js';
 import { deviceImages } from '../storage/backup-scan.js';
+import { removeAbandonedBackups } from '../storage/abandoned.js';
+import { withGuestLock } from '../state/guest-lock.js';
 import { exists, fsyncPath } from '../util/durable-fs.js';
 import { containerArchiveFile, recordAcls, writeSquashfsArchive, writeTarArchive } from './container-archive.js';
 import { fileHandleSource, openNbdSource } from './region-sources.js';
@@ -281,6 +283,9 @@ export class DirBackupProvider implements BackupProvider {
     const session = await this.findSession(vmid, vmtype);
     if (!session) {
       if (success) throw new BpError('BP_BACKUP_FAILED', `backupCleanup(success) for guest ${vmid} without a backup in progress`);
+      // A provider process that died mid-backup (e.g. the PVE bridge's Node process) left its partial backup behind.
+      const removed = await withGuestLock(this.layout.lockTarget(vmid), () => removeAbandonedBackups(this.layout.guestDir(vmid)));
+      for (const name of removed) this.log('info', `removed partial backup ${name} of a process that is gone`);
       this.log('info', `cleanup for guest ${vmid} without a backup in progress${info.error ? ` (${info.error.trim()})` : ''}`);
       return {};
     }

@@ -10,7 +10,8 @@ import {
   vmVolumesArg,
 } from '../translate/provider-args.js';
 import { toBool, toHash, toInt, toStr, toStrList } from '../translate/perl-values.js';
-import type { Handler } from './handler.js';
+import type { CallContext, Handler } from './handler.js';
+import { openVmVolumes } from './vm-volumes.js';
 
 function argsOf(params: Record<string, unknown>): unknown[] {
   const args = params.args ?? [];
@@ -28,7 +29,7 @@ function containerInitResult(result: RestoreContainerInitResult): Record<string,
  * returns (hyphenated keys, lists as arrays, undef as null).
  */
 export function providerHandlers(provider: () => BackupProvider): Record<string, Handler> {
-  const call = (run: (args: unknown[], signal: AbortSignal) => Promise<unknown>): Handler => (params, context) => run(argsOf(params), context.signal);
+  const call = (run: (args: unknown[], signal: AbortSignal, context: CallContext) => Promise<unknown>): Handler => (params, context) => run(argsOf(params), context.signal, context);
   return {
     provider_name: call(async () => provider().providerName()),
     job_init: call(async ([startTime]) => {
@@ -53,8 +54,13 @@ export function providerHandlers(provider: () => BackupProvider): Record<string,
       return null;
     }),
     backup_vm_query_incremental: call(async ([vmid, devices]) => (await provider().backupVmQueryIncremental(toInt(vmid, 'vmid'), deviceSizesArg(devices))) ?? null),
-    backup_vm: call(async ([vmid, guestConfig, volumes, info], signal) => {
-      await provider().backupVm(toInt(vmid, 'vmid'), toStr(guestConfig, 'guest_config'), vmVolumesArg(volumes), backupVmInfoArg(info, signal));
+    backup_vm: call(async ([vmid, guestConfig, volumes, info], signal, context) => {
+      const opened = await openVmVolumes(vmVolumesArg(volumes), context);
+      try {
+        await provider().backupVm(toInt(vmid, 'vmid'), toStr(guestConfig, 'guest_config'), opened.volumes, backupVmInfoArg(info, signal));
+      } finally {
+        await opened.close();
+      }
       return null;
     }),
     backup_container_prepare: call(async ([vmid, info]) => {

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { BpError, type LogLevel } from '@bp/api';
+import { BpError, ERROR_CODES, type ErrorCode, type LogLevel } from '@bp/api';
 import {
   CALL_FAILED,
   INVALID_REQUEST,
@@ -44,13 +44,20 @@ export class Session {
   /** The most recent call still running: provider log lines are attributed to it. */
   private current: number | string | undefined;
   private readonly settled: Promise<void>[] = [];
+  /** Requests this side sent to Perl (protocol 2: `regions.next`), by id. */
+  private readonly pending = new Map<string, { resolve(result: unknown): void; reject(error: unknown): void }>();
+  private nextRequest = 0;
 
   constructor(
     private readonly socket: Socket,
     private readonly options: SessionOptions,
   ) {
     readLines(socket, (message) => this.onMessage(message), () => this.send({ jsonrpc: '2.0', id: null, error: { code: PARSE_ERROR, message: 'a line was not JSON' } }));
-    socket.on('close', () => this.abortAll('the Perl side closed the connection'));
+    socket.on('close', () => {
+      this.abortAll('the Perl side closed the connection');
+      for (const waiting of this.pending.values()) waiting.reject(new BpError('BP_BRIDGE_DIED', 'the Perl side closed the connection before it answered'));
+      this.pending.clear();
+    });
     socket.on('error', () => undefined); // 'close' follows
   }
 
@@ -70,12 +77,59 @@ export class Session {
     this.send({ jsonrpc: '2.0', method: 'log', params: { ...(this.current === undefined ? {} : { id: this.current }), level, message } });
   }
 
+  /**
+   * Sends a request to the Perl side while call `call` runs there (the Perl side answers it from
+   * its wait loop). Rejects with the Perl side's BP code, with BP_BRIDGE_DIED when the
+   * connection closes, and with the signal's reason when `signal` aborts first.
+   */
+  request(call: number | string, method: string, params: Record<string, unknown>, signal?: AbortSignal): Promise<unknown> {
+    const id = `n${++this.nextRequest}`;
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const onAbort = (): void => {
+        this.pending.delete(id);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const settle = (): void => {
+        signal?.removeEventListener('abort', onAbort);
+        this.pending.delete(id);
+      };
+      this.pending.set(id, {
+        resolve: (result) => {
+          settle();
+          resolve(result);
+        },
+        reject: (error) => {
+          settle();
+          reject(error);
+        },
+      });
+      if (!writeLine(this.socket, { jsonrpc: '2.0', id, method, params: { ...params, call } })) {
+        this.pending.get(id)?.reject(new BpError('BP_BRIDGE_DIED', 'the Perl side closed the connection'));
+      }
+    });
+  }
+
+  private onReply(id: string, message: { result?: unknown; error?: unknown }): void {
+    const waiting = this.pending.get(id);
+    if (!waiting) return;
+    if (message.error === undefined) return waiting.resolve(message.result ?? null);
+    const error = message.error as { message?: unknown; data?: { bpCode?: unknown } };
+    const bpCode = error.data?.bpCode;
+    const code: ErrorCode = typeof bpCode === 'string' && Object.hasOwn(ERROR_CODES, bpCode) ? (bpCode as ErrorCode) : 'BP_BRIDGE_PROTOCOL';
+    waiting.reject(new BpError(code, typeof error.message === 'string' ? error.message : 'the Perl side failed the request'));
+  }
+
   private send(message: unknown): void {
     writeLine(this.socket, message);
   }
 
   private onMessage(raw: unknown): void {
-    const message = raw as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
+    const message = raw as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown; result?: unknown; error?: unknown };
+    if (typeof message === 'object' && message !== null && message.method === undefined && typeof message.id === 'string' && this.pending.has(message.id)) {
+      return this.onReply(message.id, message);
+    }
     if (typeof message !== 'object' || message === null || message.jsonrpc !== '2.0' || typeof message.method !== 'string') {
       this.send({ jsonrpc: '2.0', id: null, error: { code: INVALID_REQUEST, message: 'not a JSON-RPC 2.0 message' } });
       return;
@@ -125,6 +179,7 @@ export class Session {
       const result = await handler(params, {
         signal: controller.signal,
         log: (level, message) => this.send({ jsonrpc: '2.0', method: 'log', params: { id, level, message } }),
+        request: (method, requestParams) => this.request(id, method, requestParams, controller.signal),
       });
       this.send({ jsonrpc: '2.0', id, result: result === undefined ? null : result });
     } catch (error) {

@@ -1,4 +1,4 @@
-import { BpError, guestTypeSchema, type BackupVmInfo, type ContainerBackupInfo, type GuestType, type RestoreInfo, type VmDeviceSizes, type VmVolumes } from '@bp/api';
+import { BpError, guestTypeSchema, type BackupVmInfo, type BitmapMode, type ContainerBackupInfo, type GuestType, type NbdVmVolume, type RestoreInfo, type VmDeviceSizes } from '@bp/api';
 import { isAbsent, toHash, toInt, toOptionalInt, toOptionalStr, toStr, toStrList } from './perl-values.js';
 
 // Translations of the provider methods' Perl arguments (Base.pm positions, the quirks of spec
@@ -27,23 +27,57 @@ export function deviceSizesArg(value: unknown): VmDeviceSizes {
 }
 
 /**
- * backup_vm's `$volumes` for mechanism `nbd`: `nbd-path`, `bitmap-name`, `bitmap-mode`, `size`;
- * the export name is the device name. `file-handle` volumes need the fd-passing path.
+ * A `file-handle` volume as it crosses the bridge (protocol 2): the Perl file handle as its
+ * descriptor number in the PVE process, the `next-dirty-region` closure as a stream token the
+ * Node side drains with `regions.next`.
  */
-export function vmVolumesArg(value: unknown): VmVolumes {
-  const volumes: VmVolumes = {};
+export interface BridgedFileHandleEntry {
+  mechanism: 'file-handle';
+  size: number;
+  bitmapMode: BitmapMode;
+  /** The PVE process holding the handle, and the descriptor number there. */
+  pid: number;
+  fd: number;
+  /** Absent when PVE passed no closure: the whole disk is one region. */
+  stream?: string;
+}
+
+function bitmapModeOf(value: unknown, name: string): BitmapMode {
+  const mode = toStr(value ?? 'none', name);
+  if (mode !== 'none' && mode !== 'new' && mode !== 'reuse') throw new BpError('BP_INVALID_ARGUMENT', `${name} must be none, new or reuse, got ${JSON.stringify(mode)}`);
+  return mode;
+}
+
+/**
+ * backup_vm's `$volumes`. Mechanism `nbd`: `nbd-path`, `bitmap-name`, `bitmap-mode`, `size`;
+ * the export name is the device name. Mechanism `file-handle`: `file-handle` and
+ * `next-dirty-region` as the Perl side replaced them (see {@link BridgedFileHandleEntry}).
+ */
+export function vmVolumesArg(value: unknown): Record<string, NbdVmVolume | BridgedFileHandleEntry> {
+  const volumes: Record<string, NbdVmVolume | BridgedFileHandleEntry> = {};
   for (const [device, raw] of Object.entries(toHash(value, 'volumes'))) {
     const entry = toHash(raw, `volumes.${device}`);
-    if ('file-handle' in entry || 'next-dirty-region' in entry) {
-      throw new BpError('BP_NOT_SUPPORTED', `device ${device}: the file-handle mechanism does not cross this bridge version; set vm-backup-mechanism nbd on the storage`);
+    const size = toInt(entry.size, `volumes.${device}.size`);
+    const bitmapMode = bitmapModeOf(entry['bitmap-mode'], `volumes.${device}.bitmap-mode`);
+    if (!isAbsent(entry['file-handle'])) {
+      const handle = toHash(entry['file-handle'], `volumes.${device}.file-handle`);
+      const closure = entry['next-dirty-region'];
+      const stream = isAbsent(closure) ? undefined : toStr(toHash(closure, `volumes.${device}.next-dirty-region`).stream, `volumes.${device}.next-dirty-region.stream`);
+      volumes[device] = {
+        mechanism: 'file-handle',
+        size,
+        bitmapMode,
+        pid: toInt(handle.pid, `volumes.${device}.file-handle.pid`),
+        fd: toInt(handle.fd, `volumes.${device}.file-handle.fd`),
+        ...(stream === undefined ? {} : { stream }),
+      };
+      continue;
     }
-    const mode = toStr(entry['bitmap-mode'] ?? 'none', `volumes.${device}.bitmap-mode`);
-    if (mode !== 'none' && mode !== 'new' && mode !== 'reuse') throw new BpError('BP_INVALID_ARGUMENT', `volumes.${device}.bitmap-mode must be none, new or reuse, got ${JSON.stringify(mode)}`);
     const bitmapName = toOptionalStr(entry['bitmap-name'], `volumes.${device}.bitmap-name`);
     volumes[device] = {
       mechanism: 'nbd',
-      size: toInt(entry.size, `volumes.${device}.size`),
-      bitmapMode: mode,
+      size,
+      bitmapMode,
       nbdPath: toStr(entry['nbd-path'], `volumes.${device}.nbd-path`),
       exportName: device,
       ...(bitmapName === undefined ? {} : { bitmapName }),

@@ -24,7 +24,7 @@ use POSIX ();
 use Socket qw(AF_UNIX SOCK_STREAM PF_UNSPEC MSG_NOSIGNAL);
 use Time::HiRes ();
 
-our $PROTOCOL = 1;
+our $PROTOCOL = 2;
 
 my $JSON = JSON->new->utf8->canonical->allow_nonref->allow_blessed->convert_blessed->allow_unknown;
 
@@ -152,11 +152,31 @@ sub _deliver_log {
     }
 }
 
-# One call: sends the request, relays log notifications while it runs, returns the result or
-# dies "BP_CODE: message\n". A die while waiting (a signal handler, the log function) cancels the
-# call on the Node side before it propagates.
+# Answers a request the Node side sends while call $id runs (protocol 2: regions.next) from
+# $requests (method => sub (params) -> result). A die in the handler goes back as an error reply.
+sub _answer {
+    my ($conn, $message, $requests, $id) = @_;
+    my $params = ref($message->{params}) eq 'HASH' ? $message->{params} : {};
+    my $handler = $requests && ($params->{call} // '') eq $id ? $requests->{ $message->{method} } : undef;
+    my $result = eval {
+        die "BP_BRIDGE_PROTOCOL: no request $message->{method} is open for call " . ($params->{call} // '?') . "\n" if !$handler;
+        $handler->($params);
+    };
+    if (my $err = $@) {
+        my ($code, $text) = $err =~ /^(BP_[A-Z_]+): (.*?)\n*\z/s ? ($1, $2) : ('BP_BACKUP_FAILED', $err);
+        $text =~ s/\n+\z//;
+        _send($conn, { jsonrpc => '2.0', id => $message->{id}, error => { code => -32000, message => _chars($text), data => { bpCode => $code } } });
+        return;
+    }
+    _send($conn, { jsonrpc => '2.0', id => $message->{id}, result => _chars($result) });
+}
+
+# One call: sends the request, relays log notifications while it runs, answers the Node side's
+# requests ($requests, see _answer), returns the result or dies "BP_CODE: message\n". A die while
+# waiting (a signal handler, the log function) cancels the call on the Node side before it
+# propagates.
 sub _call {
-    my ($conn, $method, $params, $log) = @_;
+    my ($conn, $method, $params, $log, $requests) = @_;
     my $id = ++$conn->{next_id};
     _send($conn, { jsonrpc => '2.0', id => $id, method => $method, params => _chars($params) });
     my $reply = eval {
@@ -168,7 +188,11 @@ sub _call {
                 die "BP_BRIDGE_DIED: $conn->{what}$pid ended during $method" . _tail($conn) . "\n";
             }
             if (defined($message->{method})) {
-                _deliver_log($log, $message->{params}) if $message->{method} eq 'log';
+                if ($message->{method} eq 'log') {
+                    _deliver_log($log, $message->{params});
+                } elsif (defined($message->{id})) {
+                    _answer($conn, $message, $requests, $id);
+                }
                 next;
             }
             next if !defined($message->{id}) || $message->{id} ne $id; # the reply to a cancelled call
@@ -236,8 +260,57 @@ sub new {
 
 sub call {
     my ($self, $method, $args) = @_;
+    my $requests;
+    ($args, $requests) = _file_handle_volumes($args) if $method eq 'backup_vm';
     my $conn = $self->_connection();
-    return BP::PVE::Bridge::_call($conn, "provider.$method", { args => $args }, $self->{log});
+    return BP::PVE::Bridge::_call($conn, "provider.$method", { args => $args }, $self->{log}, $requests);
+}
+
+# backup_vm's $volumes of mechanism file-handle hold a Perl file handle and a code ref; neither
+# crosses a socket as JSON. The handle travels as its descriptor number in this process (the Node
+# process opens /proc/<pid>/fd/<fd>), the closure as a stream token the Node side drains with
+# regions.next requests while backup_vm runs. Returns the translated args and the handlers.
+sub _file_handle_volumes {
+    my ($args) = @_;
+    my ($vmid, $config, $volumes, @rest) = @$args;
+    return ($args, undef) if ref($volumes) ne 'HASH';
+    my (%copy, %streams, %done);
+    for my $device (keys %$volumes) {
+        my $entry = $volumes->{$device};
+        if (ref($entry) ne 'HASH') {
+            $copy{$device} = $entry;
+            next;
+        }
+        my %translated = %$entry;
+        if (defined(my $fh = $entry->{'file-handle'})) {
+            my $fd = ref($fh) || ref(\$fh) eq 'GLOB' ? fileno($fh) : undef;
+            die "BP_INVALID_ARGUMENT: the file-handle of $device is not an open file\n" if !defined($fd);
+            $translated{'file-handle'} = { pid => $$, fd => $fd };
+        }
+        if (ref($entry->{'next-dirty-region'}) eq 'CODE') {
+            $streams{$device} = $entry->{'next-dirty-region'};
+            $translated{'next-dirty-region'} = { stream => $device };
+        }
+        $copy{$device} = \%translated;
+    }
+    my $next = sub {
+        my ($params) = @_;
+        my $stream = $params->{stream} // '';
+        my $code = $streams{$stream} or die "BP_BRIDGE_PROTOCOL: no region stream '$stream' in this backup_vm call\n";
+        my $max = $params->{max} && $params->{max} =~ /^\d+$/ ? $params->{max} : 256;
+        my @regions;
+        while (!$done{$stream} && @regions < $max) {
+            my @region = eval { $code->() };
+            die "BP_BACKUP_FAILED: next-dirty-region of $stream died: $@" if $@;
+            if (!@region || !defined($region[0])) {
+                $done{$stream} = 1;
+                last;
+            }
+            push @regions, [ $region[0] + 0, ($region[1] // 0) + 0 ];
+        }
+        return { regions => \@regions, done => $done{$stream} ? JSON::true : JSON::false };
+    };
+    return ([ $vmid, $config, \%copy, @rest ], { 'regions.next' => $next });
 }
 
 # The Node process id (0 if none is running).
