@@ -10,6 +10,13 @@ export {
 } from './config.js';
 export type { StorageSupports } from './supports.js';
 export {
+  setStorageConfigNoticeSink,
+  upgradeV3StorageConfig,
+  v3StorageConfigNotices,
+  V3_STORAGE_CONFIG_NAMES,
+  type StorageConfigNoticeSink,
+} from './v3-config-names.js';
+export {
   backupVolumeSchema,
   type BackupVolume,
   type ParsedVolname,
