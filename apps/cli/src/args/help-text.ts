@@ -31,7 +31,7 @@ const SECTIONS: ReadonlyArray<[string, readonly string[]]> = [
   ['Inspect', ['list', 'show', 'verify']],
   ['Manage', ['notes', 'protect', 'unprotect', 'prune', 'delete']],
   ['Storages', ['storage add', 'storage list', 'storage remove']],
-  ['Tools', ['nbd', 'demo', 'help']],
+  ['Tools', ['nbd', 'demo', 'new-provider', 'help']],
 ];
 
 /** The main help: tagline, command list by section, global options, paths, examples. */

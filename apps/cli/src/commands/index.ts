@@ -6,6 +6,7 @@ import { demoCommand } from '../demo/demo-command.js';
 import { helpCommand } from './help.js';
 import { listCommand } from './list.js';
 import { nbdCommand } from './nbd.js';
+import { newProviderCommand } from './new-provider.js';
 import { notesCommand } from './notes.js';
 import { protectCommand, unprotectCommand } from './protect.js';
 import { pruneCommand } from './prune.js';
@@ -31,6 +32,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   storageListCommand,
   storageRemoveCommand,
   nbdCommand,
+  newProviderCommand,
   demoCommand,
   helpCommand(() => COMMANDS),
 ];
