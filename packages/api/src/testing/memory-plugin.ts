@@ -180,8 +180,8 @@ export function createMemoryPlugin(options: MemoryPluginOptions = {}): BackupSto
     supports,
     moduleRef: { module: '@bp/api/testing', exportName: 'memoryPlugin' },
     open(storeId, config) {
-      let store = stores.get(config.name);
-      if (!store) stores.set(config.name, (store = createMemoryStore()));
+      const store = stores.get(config.name) ?? createMemoryStore();
+      stores.set(config.name, store);
       const published = (): MemoryBackup[] => [...store.backups.values()].filter((backup) => backup.state === 'published');
       const volume = (backup: MemoryBackup): BackupVolume => ({
         volid: `${storeId}:${formatVolname(backup.archiveName)}`,
