@@ -134,6 +134,7 @@ describe('a fresh clone', () => {
       if (commandLine.includes(' show ')) expect(result.stdout).toContain(`volid:      ${volid}`);
       if (commandLine.includes(' verify ')) expect(result.stdout).toContain('4 of 4 backups verified.');
       if (commandLine.endsWith(' help')) expect(result.stdout).toContain('Usage: bp <command>');
+      if (commandLine.includes(' new-provider ')) expect(result.stdout).toContain('test/conformance.test.ts');
     }
   }, 900_000);
 });
