@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compareImages } from '../src/demo/compare-images.js';
-import { demoSummary } from '../src/demo/demo-command.js';
+import { bpCommandFor, demoSummary } from '../src/demo/demo-command.js';
 import type { DemoJson } from '../src/index.js';
 import { createSampleTree } from '../src/demo/sample-tree.js';
 import { manifestDifferences, treeManifest } from '../src/demo/tree-manifest.js';
@@ -61,7 +61,10 @@ describe('demo verification', () => {
     expect(text).toMatch(/^BACKUP\s+KIND\s+BYTES COPIED\s+TIME\s+THROUGHPUT\s+VERIFIED\n/);
     expect(text).toMatch(/vm 100 full\s+vm full\s+3\.0 MiB\s+1\.5 s\s+2\.0 MiB\/s\s+yes/);
     expect(text).toContain('Every restore is identical');
-    expect(text).toContain('bp list --storage demo');
+    expect(text).toContain('\n  bp list --storage demo\n');
+    // Started by npm (`npm start`, `npx bp demo`), bp is a workspace bin and not on PATH: say `npx bp`.
+    expect(demoSummary(json, bpCommandFor({ npm_command: 'start', npm_lifecycle_event: 'start' }))).toContain('\n  npx bp list --storage demo\n  npx bp show demo:backup/100/qemu-2026-11-26T20:00:00Z\n');
+    expect(bpCommandFor({})).toBe('bp');
     const failed = demoSummary({ ...json, ok: false, steps: [{ ...step, backup: 'vm 100 full', kind: 'vm full', verified: false, problem: 'content differs' }] });
     expect(failed).toContain('NO: content differs');
     expect(failed).toContain('VERIFICATION FAILED');

@@ -1,7 +1,15 @@
-import { describe, expect, test } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import {
   assertSpecificationVersion,
+  type BackupStorage,
+  type BitmapMode,
+  type DiskRegion,
+  type FileHandleVmVolume,
   backupInitResultSchema,
   BpError,
   incrementalAnswersSchema,
@@ -10,7 +18,7 @@ import {
   storageConfigSchema,
   toBpError,
 } from '../src/index.js';
-import { createMemoryPlugin } from './memory-storage.js';
+import { createMemoryPlugin, memoryConfigSchema } from '../src/testing/index.js';
 
 describe('BpError', () => {
   test('carries a stable code and is recognised across copies by its brand', () => {
@@ -86,42 +94,102 @@ describe('specification version', () => {
   });
 });
 
-describe('a minimal in-memory provider implements the contract', () => {
-  test('backup lifecycle, listing, attributes and delete', async () => {
-    const plugin = createMemoryPlugin();
-    const storage = plugin.open('mem', { name: 'test' });
+describe('the in-memory provider of @bp/api/testing implements the contract', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bp-api-memory-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A file-handle volume over a file holding `data`; only `regions` are handed out, discards recorded. */
+  async function fileVolume(data: Buffer, bitmapMode: BitmapMode, regions: DiskRegion[], discarded: DiskRegion[]): Promise<FileHandleVmVolume & { close(): Promise<void> }> {
+    const filePath = join(dir, `disk-${randomBytes(4).toString('hex')}.raw`);
+    await writeFile(filePath, data);
+    const fileHandle = await open(filePath, 'r+');
+    return {
+      mechanism: 'file-handle',
+      size: data.length,
+      bitmapMode,
+      fileHandle,
+      filePath,
+      async *dirtyRegions() {
+        yield* regions;
+      },
+      discard: async (offset, length) => void discarded.push({ offset, length }),
+      close: () => fileHandle.close(),
+    };
+  }
+
+  async function restored(storage: BackupStorage, volname: string): Promise<Buffer> {
+    const provider = storage.newBackupProvider(() => {});
+    const { qemuImgPath } = await provider.restoreVmVolumeInit(volname, 'drive-scsi0', {});
+    const bytes = await readFile(qemuImgPath);
+    await provider.restoreVmVolumeCleanup(volname, 'drive-scsi0', {});
+    await expect(readFile(qemuImgPath)).rejects.toMatchObject({ code: 'ENOENT' });
+    return bytes;
+  }
+
+  test('full and incremental backups restore byte for byte; listing, attributes and delete', async () => {
+    const storage = createMemoryPlugin().open('mem', memoryConfigSchema.parse({ name: 'test' }));
     const lines: string[] = [];
     const provider = storage.newBackupProvider((level, message) => lines.push(`${level}: ${message}`));
     assertSpecificationVersion(provider, 'memory provider');
+    // An odd size (not a multiple of the 1 MiB chunk) with random content.
+    const size = 1024 * 1024 + 4097;
+    const disk = randomBytes(size);
 
     await provider.jobInit(1000);
     const { archiveName } = backupInitResultSchema.parse(await provider.backupInit(100, 'qemu', 1001));
-    expect(await storage.listVolumes()).toEqual([]); // not listed before completion
-    await provider.backupVm(100, 'memory: 128\n', { 'drive-scsi0': { mechanism: 'nbd', size: 4096, bitmapMode: 'none', nbdPath: '/nonexistent', exportName: 'drive-scsi0' } }, {});
-    const cleanup = await provider.backupCleanup(100, 'qemu', true, {});
-    await provider.jobCleanup();
-    expect(cleanup.stats?.archiveSize).toBe(4096);
+    expect(await provider.backupGetMechanism(100, 'qemu')).toBe('file-handle');
+    expect(await provider.backupVmQueryIncremental(100, { 'drive-scsi0': { size } })).toEqual({ 'drive-scsi0': 'new' });
+    const discarded: DiskRegion[] = [];
+    const full = await fileVolume(disk, 'new', [{ offset: 0, length: size }], discarded);
+    await provider.backupVm(100, 'memory: 128\n', { 'drive-scsi0': full }, {});
+    await full.close();
+    expect(await storage.listVolumes()).toEqual([]); // not listed before backupCleanup(true)
+    expect((await provider.backupCleanup(100, 'qemu', true, {})).stats?.archiveSize).toBe(size);
+    expect(discarded.reduce((sum, region) => sum + region.length, 0)).toBe(size);
 
-    const volid = `mem:backup/${archiveName}`;
+    const volname = `backup/${archiveName}`;
     expect(await storage.listVolumes({ vmid: 100 })).toEqual([
-      { volid, vmid: 100, format: 'memory', ctime: 1001, size: 4096, subtype: 'qemu', content: 'backup', protected: false },
+      { volid: `mem:${volname}`, vmid: 100, format: 'memory', ctime: 1001, size, subtype: 'qemu', content: 'backup', protected: false },
     ]);
-    expect(storage.parseVolname(`backup/${archiveName}`)).toEqual({ vtype: 'backup', name: archiveName, vmid: 100 });
+    expect(storage.parseVolname(volname)).toEqual({ vtype: 'backup', name: archiveName, vmid: 100 });
+    expect((await restored(storage, volname)).equals(disk)).toBe(true);
+
+    // Incremental: only the dirty region is read; the rest comes from the previous backup.
+    const changed = Buffer.from(disk);
+    randomBytes(4000).copy(changed, 1024 * 1024 - 100);
+    const second = storage.newBackupProvider(() => {});
+    const { archiveName: next } = await second.backupInit(100, 'qemu', 1002);
+    expect(await second.backupVmQueryIncremental(100, { 'drive-scsi0': { size } })).toEqual({ 'drive-scsi0': 'use' });
+    // Everything outside the dirty region reads as garbage: it must not reach the backup.
+    const source = Buffer.alloc(size, 0xee);
+    changed.copy(source, 1024 * 1024 - 100, 1024 * 1024 - 100, 1024 * 1024 + 3900);
+    const incremental = await fileVolume(source, 'reuse', [{ offset: 1024 * 1024 - 100, length: 4000 }], []);
+    await second.backupVm(100, 'memory: 128\n', { 'drive-scsi0': incremental }, {});
+    await incremental.close();
+    await second.backupCleanup(100, 'qemu', true, {});
+    expect((await restored(storage, `backup/${next}`)).equals(changed)).toBe(true);
+    expect((await restored(storage, volname)).equals(disk)).toBe(true);
 
     const restore = storage.newBackupProvider(() => {});
-    expect(await restore.archiveGetGuestConfig(`backup/${archiveName}`)).toBe('memory: 128\n');
-    expect(await restore.restoreVmInit(`backup/${archiveName}`)).toEqual({ 'drive-scsi0': { size: 4096 } });
-
-    await storage.updateVolumeAttribute(`backup/${archiveName}`, 'protected', true);
-    await expect(storage.freeImage(`backup/${archiveName}`)).rejects.toMatchObject({ code: 'BP_PROTECTED' });
-    await storage.updateVolumeAttribute(`backup/${archiveName}`, 'protected', false);
-    await storage.freeImage(`backup/${archiveName}`);
-    expect(await storage.listVolumes()).toEqual([]);
-    expect(lines).toContain('info: job start');
+    expect(await restore.archiveGetGuestConfig(volname)).toBe('memory: 128\n');
+    expect(await restore.restoreVmInit(volname)).toEqual({ 'drive-scsi0': { size } });
+    await storage.updateVolumeAttribute(volname, 'protected', true);
+    await expect(storage.freeImage(volname)).rejects.toMatchObject({ code: 'BP_PROTECTED' });
+    await storage.updateVolumeAttribute(volname, 'protected', false);
+    await storage.freeImage(volname);
+    expect((await storage.listVolumes()).map((volume) => volume.volid)).toEqual([`mem:backup/${next}`]);
+    expect(lines.some((line) => line.startsWith('info: drive-scsi0: stored everything'))).toBe(true);
+    // Containers are not declared: the helper refuses them.
+    await expect(restore.backupContainer(200, '', [], {} as never)).rejects.toMatchObject({ code: 'BP_NOT_SUPPORTED' });
   });
 
-  test('a failed backup is never listed', async () => {
-    const storage = createMemoryPlugin().open('mem', { name: 'test' });
+  test('a failed backup is never listed, and a failure after backupVm makes the next backup full (H1)', async () => {
+    const storage = createMemoryPlugin().open('mem', memoryConfigSchema.parse({}));
     const provider = storage.newBackupProvider(() => {});
     await provider.backupInit(101, 'qemu', 5);
     await provider.backupCleanup(101, 'qemu', false, { error: 'copy failed\n' });
@@ -129,5 +197,18 @@ describe('a minimal in-memory provider implements the contract', () => {
     await provider.backupCleanup(102, undefined, false, { error: 'guest locked' });
     await provider.backupCleanup(101, 'qemu', false, { error: 'again' });
     expect(await storage.listVolumes()).toEqual([]);
+
+    const disk = randomBytes(8192);
+    for (const [time, fail] of [[10, false], [11, true]] as const) {
+      await provider.backupInit(101, 'qemu', time);
+      await provider.backupVmQueryIncremental(101, { 'drive-scsi0': { size: disk.length } });
+      const volume = await fileVolume(disk, 'new', [{ offset: 0, length: disk.length }], []);
+      await provider.backupVm(101, '', { 'drive-scsi0': volume }, {});
+      await volume.close();
+      await provider.backupCleanup(101, 'qemu', !fail, fail ? { error: 'prune failed' } : {});
+    }
+    expect(await storage.listVolumes()).toHaveLength(1);
+    await provider.backupInit(101, 'qemu', 12);
+    expect(await provider.backupVmQueryIncremental(101, { 'drive-scsi0': { size: disk.length } })).toEqual({ 'drive-scsi0': 'new' });
   });
 });

@@ -1,7 +1,6 @@
 // A kit run leaves nothing behind: no temp directories, mounts or processes. The scenarios run
 // with TMPDIR pointing at a private directory, which must be empty again afterwards.
 import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { dirExamplePlugin } from '@bp/dir-example';
 import { runScenario, scenarioById, type ProviderVariant } from '../src/index.js';

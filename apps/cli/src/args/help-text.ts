@@ -31,7 +31,7 @@ const SECTIONS: ReadonlyArray<[string, readonly string[]]> = [
   ['Inspect', ['list', 'show', 'verify']],
   ['Manage', ['notes', 'protect', 'unprotect', 'prune', 'delete']],
   ['Storages', ['storage add', 'storage list', 'storage remove']],
-  ['Tools', ['nbd', 'demo', 'help']],
+  ['Tools', ['nbd', 'demo', 'new-provider', 'help']],
 ];
 
 /** The main help: tagline, command list by section, global options, paths, examples. */
@@ -66,7 +66,7 @@ export function mainHelp(commands: readonly CommandSpec[]): string {
     '  $ bp backup vm 100 --disk scsi0=./disk.qcow2 --mode incremental',
     '  $ bp backup ct 200 --rootfs ./rootfs --exclude "/var/cache/**"',
     '  $ bp list 100',
-    '  $ bp restore local:backup/qemu-100-2026-11-26T20:00:00Z --to ./restored',
+    '  $ bp restore local:backup/100/qemu-2026-11-26T20:00:00Z --to ./restored',
     '  $ bp prune --dry-run --keep-last 3 --keep-daily 7',
     '',
     'Run `bp <command> --help` for the options of a command.',

@@ -39,7 +39,7 @@ export const filesCommand: CommandSpec = {
     'resolved inside the backup only. Restore single paths with `bp restore <volid> --path <path> --to <dir>`.',
   options: [{ name: 'disk', type: 'string', argument: '<dev>', description: 'the VM disk to read (needed when the VM has several)', defaultText: 'the only disk' }],
   positionals: { min: 1, max: 2, names: 'a volume ID and an optional path' },
-  examples: ['bp files local:backup/qemu-100-2026-11-26T20:00:00Z /part1/etc', 'bp files local:backup/lxc-200-2026-11-26T20:05:00Z /etc --json'],
+  examples: ['bp files local:backup/100/qemu-2026-11-26T20:00:00Z /part1/etc', 'bp files local:backup/200/lxc-2026-11-26T20:05:00Z /etc --json'],
   failureCode: 'BP_RESTORE_FAILED',
   async run(context) {
     const path = context.positionals[1] ?? '/';

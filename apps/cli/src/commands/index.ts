@@ -8,6 +8,7 @@ import { filesCommand } from './files.js';
 import { listCommand } from './list.js';
 import { mountCommand, umountCommand } from './mount.js';
 import { nbdCommand } from './nbd.js';
+import { newProviderCommand } from './new-provider.js';
 import { notesCommand } from './notes.js';
 import { protectCommand, unprotectCommand } from './protect.js';
 import { pruneCommand } from './prune.js';
@@ -43,6 +44,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   pveInstallCommand,
   pveUninstallCommand,
   pvePackageCommand,
+  newProviderCommand,
   demoCommand,
   helpCommand(() => COMMANDS),
 ];

@@ -17,7 +17,7 @@ export const mountCommand: CommandSpec = {
     '(use `bp files`). The mounts stay until `bp umount <dir>`, which also cleans up after a killed `bp mount`.',
   options: [{ name: 'disk', type: 'string', argument: '<dev>', description: 'mount only this VM disk', defaultText: 'every disk' }],
   positionals: { min: 2, max: 2, names: 'a volume ID and a directory' },
-  examples: ['bp mount local:backup/qemu-100-2026-11-26T20:00:00Z /mnt/vm100', 'bp umount /mnt/vm100'],
+  examples: ['bp mount local:backup/100/qemu-2026-11-26T20:00:00Z /mnt/vm100', 'bp umount /mnt/vm100'],
   failureCode: 'BP_MOUNT_FAILED',
   async run(context) {
     const dir = absolutePath(context.io.cwd, context.positionals[1]!);

@@ -9,7 +9,7 @@ export const nbdCommand: CommandSpec = {
   description: 'Everything after `nbd` is handed to bp-nbd unchanged; `bp nbd --help` shows its own help.',
   options: [],
   positionals: { min: 0, max: Number.POSITIVE_INFINITY, names: 'bp-nbd arguments' },
-  examples: ['bp nbd info nbd+unix:///drive-scsi0?socket=/run/qsd.sock', 'bp nbd map --json nbd+unix:///disk?socket=/tmp/nbd.sock'],
+  examples: ["bp nbd info 'nbd+unix:///drive-scsi0?socket=/run/qsd.sock'", "bp nbd map --json 'nbd+unix:///disk?socket=/tmp/nbd.sock'"],
   failureCode: 'BP_NBD_IO',
   passthrough: true,
   async run(context) {

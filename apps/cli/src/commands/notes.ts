@@ -10,7 +10,7 @@ export const notesCommand: CommandSpec = {
   description: 'With a text, replaces the notes (an empty text "" clears them); without, prints them.',
   options: [],
   positionals: { min: 1, max: 2, names: 'a volume ID and optionally the new text' },
-  examples: ['bp notes local:backup/qemu-100-2026-11-26T20:00:00Z', 'bp notes local:backup/qemu-100-2026-11-26T20:00:00Z "before upgrade"'],
+  examples: ['bp notes local:backup/100/qemu-2026-11-26T20:00:00Z', 'bp notes local:backup/100/qemu-2026-11-26T20:00:00Z "before upgrade"'],
   failureCode: 'BP_PROVIDER_FAILED',
   async run(context) {
     const target = await resolveVolumeArgument(context, context.positionals[0]);

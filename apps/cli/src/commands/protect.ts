@@ -9,7 +9,7 @@ function protectionCommand(name: 'protect' | 'unprotect', value: boolean): Comma
     usage: '<volid> [options]',
     options: [],
     positionals: { min: 1, max: 1, names: 'a volume ID' },
-    examples: [`bp ${name} local:backup/qemu-100-2026-11-26T20:00:00Z`],
+    examples: [`bp ${name} local:backup/100/qemu-2026-11-26T20:00:00Z`],
     failureCode: 'BP_PROVIDER_FAILED',
     async run(context) {
       const target = await resolveVolumeArgument(context, context.positionals[0]);

@@ -46,9 +46,9 @@ export const restoreCommand: CommandSpec = {
   ],
   positionals: { min: 1, max: 1, names: 'a volume ID' },
   examples: [
-    'bp restore local:backup/qemu-100-2026-11-26T20:00:00Z --to ./vm100',
-    'bp restore local:backup/lxc-200-2026-11-26T20:05:00Z --to ./ct200',
-    'bp restore local:backup/qemu-100-2026-11-26T20:00:00Z --path /part1/etc/hosts --to ./files',
+    'bp restore local:backup/100/qemu-2026-11-26T20:00:00Z --to ./vm100',
+    'bp restore local:backup/200/lxc-2026-11-26T20:05:00Z --to ./ct200',
+    'bp restore local:backup/100/qemu-2026-11-26T20:00:00Z --path /part1/etc/hosts --to ./files',
   ],
   failureCode: 'BP_RESTORE_FAILED',
   async run(context) {

@@ -31,8 +31,8 @@ export const serveCommand: CommandSpec = {
   ],
   positionals: { min: 1, max: 1, names: 'a volume ID' },
   examples: [
-    'bp serve local:backup/qemu-100-2026-11-26T20:00:00Z --socket /run/vm100.sock',
-    'bp serve local:backup/qemu-100-2026-11-26T20:00:00Z --disk scsi0 --writable ./scratch.qcow2',
+    'bp serve local:backup/100/qemu-2026-11-26T20:00:00Z --socket /run/vm100.sock',
+    'bp serve local:backup/100/qemu-2026-11-26T20:00:00Z --disk scsi0 --writable ./scratch.qcow2',
   ],
   failureCode: 'BP_QEMU_FAILED',
   async run(context) {

@@ -32,7 +32,7 @@ export const showCommand: CommandSpec = {
   usage: '<volid> [options]',
   options: [],
   positionals: { min: 1, max: 1, names: 'a volume ID' },
-  examples: ['bp show local:backup/qemu-100-2026-11-26T20:00:00Z', 'bp show local:backup/qemu-100-2026-11-26T20:00:00Z --json'],
+  examples: ['bp show local:backup/100/qemu-2026-11-26T20:00:00Z', 'bp show local:backup/100/qemu-2026-11-26T20:00:00Z --json'],
   failureCode: 'BP_PROVIDER_FAILED',
   async run(context) {
     const target = await resolveVolumeArgument(context, context.positionals[0]);

@@ -11,7 +11,7 @@ export const verifyCommand: CommandSpec = {
   usage: '[volid] [options]',
   options: [],
   positionals: { min: 0, max: 1, names: 'an optional volume ID' },
-  examples: ['bp verify', 'bp verify local:backup/qemu-100-2026-11-26T20:00:00Z --json'],
+  examples: ['bp verify', 'bp verify local:backup/100/qemu-2026-11-26T20:00:00Z --json'],
   failureCode: 'BP_VERIFY_FAILED',
   async run(context) {
     const volumeText = context.positionals[0];

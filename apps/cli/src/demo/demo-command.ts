@@ -11,8 +11,16 @@ import { blockingDirectory } from '../commands/reachable-by.js';
 
 const MiB = 1024 * 1024;
 
+/**
+ * How the user types `bp` in the shell the demo ran from: `npx bp` when npm started it (`npm start`
+ * or `npx bp demo` in a checkout, where `bp` is a workspace bin and not on PATH), else `bp`.
+ */
+export function bpCommandFor(env: Record<string, string | undefined>): string {
+  return env.npm_command === undefined && env.npm_lifecycle_event === undefined ? 'bp' : 'npx bp';
+}
+
 /** The human summary of a demo run: the table, the verdict and how to explore the storage. */
-export function demoSummary(json: DemoJson): string {
+export function demoSummary(json: DemoJson, bp = 'bp'): string {
   const table = renderTable(
     [
       { header: 'BACKUP', value: (step: DemoStepJson) => step.backup },
@@ -34,9 +42,9 @@ export function demoSummary(json: DemoJson): string {
       ? [`(The container was backed up privileged, so it was restored unprivileged with owners shifted by ${json.containerIdShift}, as PVE does.)`]
       : []),
     `The demo storage stays in ${json.storagePath}. Explore it with:`,
-    `  bp list ${storageFlag}`,
-    `  bp show ${first}`,
-    `  bp verify ${storageFlag}`,
+    `  ${bp} list ${storageFlag}`,
+    `  ${bp} show ${first}`,
+    `  ${bp} verify ${storageFlag}`,
   ].join('\n');
 }
 
@@ -75,6 +83,6 @@ export const demoCommand: CommandSpec = {
       ctid: 200,
       unprivileged,
     });
-    return { json, text: demoSummary(json), exitCode: json.ok ? 0 : 1 };
+    return { json, text: demoSummary(json, bpCommandFor(context.io.env)), exitCode: json.ok ? 0 : 1 };
   },
 };

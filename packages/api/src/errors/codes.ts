@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   BP_UNSUPPORTED_SPEC_VERSION: 'a provider declares a specification version this consumer does not know',
   BP_NOT_SUPPORTED: 'the provider or storage does not support the requested operation',
   BP_MISSING_TOOLS: 'a required system tool is not installed',
+  BP_NOT_BUILT: 'a command of this repository runs before `npm run build` produced its dist/ files',
   BP_NOT_FOUND: 'a backup, volume, device or file does not exist',
   BP_ALREADY_EXISTS: 'the target of a create operation already exists',
   BP_PROTECTED: 'the backup is protected and cannot be removed',

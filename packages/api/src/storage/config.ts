@@ -1,6 +1,7 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
-import { vmBackupMechanismSchema } from '../provider/mechanism.js';
+import { vmBackupMechanismSchema, type VmBackupMechanism } from '../provider/mechanism.js';
+import { upgradeV3StorageConfig } from './v3-config-names.js';
 import type { IncrementalPolicy } from '../rules/incremental-trust.js';
 
 /** Container archive formats a storage may write (`lxc-backup-mode`). */
@@ -18,9 +19,10 @@ export const chainLimitActionSchema = z.enum(['full', 'merge']);
 
 /**
  * The storage configuration of a backup-provider storage as in PVE's storage.cfg: the directory
- * example's properties plus the standard options. Keys keep PVE's spelling.
+ * example's properties plus the standard options. Keys keep PVE's spelling. This is the plain
+ * object (extend it for a plugin's own keys); {@link storageConfigSchema} also reads v3 names.
  */
-export const storageConfigSchema = z
+export const storageConfigObjectSchema = z
   .object({
     /** Absolute directory the storage owns. */
     path: z.string().min(1).refine(isAbsolute, { message: 'must be an absolute path' }),
@@ -59,6 +61,16 @@ export const storageConfigSchema = z
     nodes: z.array(z.string().min(1)).optional(),
   })
   .strict();
+
+/** A storage config as written: the v3 example's `vm-backup-mechanism: block-device` is accepted too. */
+type StorageConfigWritten = Omit<z.input<typeof storageConfigObjectSchema>, 'vm-backup-mechanism'> & {
+  'vm-backup-mechanism'?: VmBackupMechanism | 'block-device' | undefined;
+};
+/**
+ * The storage configuration of a backup-provider storage (see the object above). v3 names load as
+ * the final API's with a one-line notice (`upgradeV3StorageConfig`).
+ */
+export const storageConfigSchema = z.preprocess((input: StorageConfigWritten) => upgradeV3StorageConfig(input), storageConfigObjectSchema);
 /** A parsed storage configuration (defaults applied). */
 export type StorageConfig = z.output<typeof storageConfigSchema>;
 /** A storage configuration as written by a user (defaults optional). */

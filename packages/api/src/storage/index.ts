@@ -3,6 +3,7 @@ export {
   chainLimitActionSchema,
   containerFormatSchema,
   incrementalPolicyOf,
+  storageConfigObjectSchema,
   storageConfigSchema,
   vmBackupModeSchema,
   type ContainerFormat,
@@ -11,6 +12,13 @@ export {
   type VmBackupMode,
 } from './config.js';
 export type { StorageSupports } from './supports.js';
+export {
+  setStorageConfigNoticeSink,
+  upgradeV3StorageConfig,
+  v3StorageConfigNotices,
+  V3_STORAGE_CONFIG_NAMES,
+  type StorageConfigNoticeSink,
+} from './v3-config-names.js';
 export {
   backupVolumeSchema,
   deviceChainSchema,

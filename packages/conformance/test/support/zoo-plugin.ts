@@ -3,12 +3,12 @@
 // child (which re-imports the plugin) runs the same broken variant as every other scenario.
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { storageConfigSchema, type BackupStorage, type BackupStoragePlugin, type StorageConfig } from '@bp/api';
+import { storageConfigObjectSchema, type BackupStorage, type BackupStoragePlugin, type StorageConfig } from '@bp/api';
 import { dirExamplePlugin } from '@bp/dir-example';
 import { breakStorage } from './break-provider.js';
 import { zoo } from './zoo.js';
 
-const zooConfigSchema = storageConfigSchema.extend({ 'conformance-zoo': z.string() });
+const zooConfigSchema = storageConfigObjectSchema.extend({ 'conformance-zoo': z.string() });
 
 /** The zoo plugin's config: the reference provider's plus the bug class to apply. */
 export type ZooConfig = z.output<typeof zooConfigSchema>;

@@ -114,7 +114,10 @@ export class Session {
   private onReply(id: string, message: { result?: unknown; error?: unknown }): void {
     const waiting = this.pending.get(id);
     if (!waiting) return;
-    if (message.error === undefined) return waiting.resolve(message.result ?? null);
+    if (message.error === undefined) {
+      waiting.resolve(message.result ?? null);
+      return;
+    }
     const error = message.error as { message?: unknown; data?: { bpCode?: unknown } };
     const bpCode = error.data?.bpCode;
     const code: ErrorCode = typeof bpCode === 'string' && Object.hasOwn(ERROR_CODES, bpCode) ? (bpCode as ErrorCode) : 'BP_BRIDGE_PROTOCOL';
@@ -128,7 +131,8 @@ export class Session {
   private onMessage(raw: unknown): void {
     const message = raw as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown; result?: unknown; error?: unknown };
     if (typeof message === 'object' && message !== null && message.method === undefined && typeof message.id === 'string' && this.pending.has(message.id)) {
-      return this.onReply(message.id, message);
+      this.onReply(message.id, message);
+      return;
     }
     if (typeof message !== 'object' || message === null || message.jsonrpc !== '2.0' || typeof message.method !== 'string') {
       this.send({ jsonrpc: '2.0', id: null, error: { code: INVALID_REQUEST, message: 'not a JSON-RPC 2.0 message' } });
@@ -140,7 +144,10 @@ export class Session {
       if (message.method === 'cancel') this.running.get(params.id as number | string)?.abort(new BpError('BP_ABORTED', 'the Perl side abandoned the call (die or signal)'));
       return;
     }
-    if (message.method === 'bp.hello') return this.hello(id, params as unknown as HelloParams);
+    if (message.method === 'bp.hello') {
+      this.hello(id, params as unknown as HelloParams);
+      return;
+    }
     // bp.shutdown works without a hello, so that a newer Perl side can replace a stale server.
     if (message.method === 'bp.shutdown') {
       this.send({ jsonrpc: '2.0', id, result: null });
