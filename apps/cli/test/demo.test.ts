@@ -24,6 +24,7 @@ describe('bp demo', () => {
       ['vm 100 incremental 1', 'vm incremental', true, null],
       ['vm 100 incremental 2', 'vm incremental', true, null],
       ['ct 200', 'ct tar', true, null],
+      ['vm 101 file /etc/motd', 'vm full', true, null],
     ]);
     for (const step of demo.steps) expect(step.bytesCopied).toBeGreaterThan(0);
     // Incrementals copy the written regions only, not the whole 64 MiB disk.
@@ -33,6 +34,11 @@ describe('bp demo', () => {
     expect(list.backups.map((backup) => backup.volid)).toEqual(demo.steps.map((step) => step.volid).sort());
     const show = await bp.json<ShowJson>(['show', demo.steps[2]?.volid ?? '']);
     expect(show.chain).toEqual(demo.steps.slice(0, 3).map((step) => step.volid));
+    // The demo's last line: a directory of the ext4 VM's backup, listed without a restore.
+    const files = await bp.run(['files', demo.steps[4]?.volid ?? '', '/etc']);
+    expect(files.exitCode, files.stderr).toBe(0);
+    expect(files.stdout).toMatch(/motd/);
+    expect(files.stdout).toMatch(/hostname/);
 
   });
 });

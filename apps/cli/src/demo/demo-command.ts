@@ -34,6 +34,7 @@ export function demoSummary(json: DemoJson, bp = 'bp'): string {
   );
   const storageFlag = json.storage === DEMO_STORAGE_ID ? '--storage demo' : `--storage ${json.storage}`;
   const first = json.steps[0]?.volid ?? `${json.storage}:backup/...`;
+  const fileStep = json.steps.find((step) => step.backup.includes(' file '));
   return [
     table,
     '',
@@ -45,6 +46,7 @@ export function demoSummary(json: DemoJson, bp = 'bp'): string {
     `  ${bp} list ${storageFlag}`,
     `  ${bp} show ${first}`,
     `  ${bp} verify ${storageFlag}`,
+    ...(fileStep ? [`  ${bp} files ${fileStep.volid} /etc`] : []),
   ].join('\n');
 }
 
@@ -55,8 +57,9 @@ export const demoCommand: CommandSpec = {
   usage: '[options]',
   description:
     'Creates a sample qcow2 disk and a container tree, runs a full VM backup, writes into the disk, runs two\n' +
-    'incremental backups, backs up the container, restores every backup into a scratch directory and proves\n' +
-    'each restore identical. Exit 1 if any verification fails. The demo storage is left in place.',
+    'incremental backups, backs up the container and a VM with an ext4 disk, restores every backup into a\n' +
+    'scratch directory (one file of the ext4 VM on its own, without the disk) and proves each restore\n' +
+    'identical. Exit 1 if any verification fails. The demo storage is left in place.',
   options: [
     { name: 'dir', type: 'string', argument: '<dir>', description: 'storage directory for the demo backups', defaultText: 'the embedded `demo` storage' },
     { name: 'size', type: 'string', argument: '<bytes>', description: 'size of the sample disk (64M to 4G)', defaultText: '256M' },

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { CommandContext } from '../args/command-spec.js';
 import type { DemoJson } from '../output/json-types.js';
 import { backupDemoContainer } from './demo-container.js';
+import { backupDemoFileVm } from './demo-files.js';
 import { CT_ID_SHIFT, type DemoBackup, type DemoOptions } from './demo-step.js';
 import { backupDemoVm } from './demo-vm.js';
 
@@ -24,8 +25,9 @@ async function verifyAll(context: CommandContext, backups: readonly DemoBackup[]
 
 /**
  * The demo: a sample qcow2 disk and a container tree, a full and two incremental VM backups with
- * writes in between, a container backup, a restore of every backup and a byte-for-byte (tree for
- * tree) comparison with the state each backup was taken from.
+ * writes in between, a container backup, a VM with an ext4 disk whose single file is restored
+ * without the disk, a restore of every backup and a byte-for-byte (tree for tree) comparison with
+ * the state each backup was taken from.
  */
 export async function runDemo(context: CommandContext, options: DemoOptions): Promise<DemoJson> {
   const work = await mkdtemp(join(tmpdir(), 'bp-demo-'));
@@ -33,7 +35,7 @@ export async function runDemo(context: CommandContext, options: DemoOptions): Pr
     // The container restore extracts as the mapped root (uid 100000), which must be able to enter it.
     await chmod(work, 0o755);
     context.log(`creating a ${Math.round(options.diskSize / 1024 / 1024)} MiB sample disk and a sample container tree in ${work}`);
-    const backups = [...(await backupDemoVm(context, options, work)), await backupDemoContainer(context, options, work)];
+    const backups = [...(await backupDemoVm(context, options, work)), await backupDemoContainer(context, options, work), await backupDemoFileVm(context, options, work)];
     await verifyAll(context, backups, work);
     const storage = await options.openStorage({});
     const steps = backups.map((backup) => backup.step);
