@@ -41,11 +41,8 @@ export async function setupSnapshotAccess(vm: VmContext, options: SetupAccessOpt
   const runDir = await mkdtemp(join(vm.vmDir, 'access-'));
   const stack = new CleanupStack((what, error) => vm.log('warn', `teardown of ${what} failed: ${errorText(error)}`));
   stack.push('run directory', () => rm(runDir, { recursive: true, force: true }));
-  const nbdPath = join(runDir, 'nbd.sock');
   try {
-    if (Buffer.byteLength(nbdPath) > MAX_SOCKET_PATH) {
-      throw new BpError('BP_INVALID_ARGUMENT', `the NBD socket path ${nbdPath} is too long for a Unix socket; use a shorter workDir`);
-    }
+    const nbdPath = await socketPathFor(runDir, stack);
     const accessNodes = new Map<string, DeviceAccessNodes>();
     const volumes: VmVolumes = {};
     const bitmapStatus: Record<string, string> = {};
@@ -134,6 +131,20 @@ async function planDeviceBitmap(
 /** The generation part of an instance-named bitmap. */
 function generationOf(name: string): string {
   return name.slice(name.lastIndexOf(':') + 1);
+}
+
+/**
+ * The NBD socket path: inside `runDir`, or in a fresh directory under `/tmp` when that would not
+ * fit a Unix socket address (deep work directories, e.g. a tool's private TMPDIR inside another's).
+ */
+async function socketPathFor(runDir: string, stack: CleanupStack): Promise<string> {
+  const inRunDir = join(runDir, 'nbd.sock');
+  if (Buffer.byteLength(inRunDir) <= MAX_SOCKET_PATH) return inRunDir;
+  const shortDir = await mkdtemp('/tmp/bp-nbd-');
+  stack.push('socket directory', () => rm(shortDir, { recursive: true, force: true }));
+  const path = join(shortDir, 'nbd.sock');
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) throw new BpError('BP_INVALID_ARGUMENT', `the NBD socket path ${path} is too long for a Unix socket`);
+  return path;
 }
 
 interface AccessState {

@@ -73,7 +73,12 @@ export class Layout {
     return this.dir(archiveName);
   }
 
+  /** A file of a backup (complete, or `<archive-name>.partial`); undefined when it is missing. */
   async readText(archiveName: string, file: string): Promise<string | undefined> {
+    // Validated first: a name like `../../etc` must never reach the file system.
+    if (!isArchiveName(archiveName.endsWith(PARTIAL) ? archiveName.slice(0, -PARTIAL.length) : archiveName)) {
+      throw new BpError('BP_NOT_FOUND', `backup ${archiveName} does not exist; list the storage to see its backups`, { details: { archiveName } });
+    }
     return readFile(join(this.dir(archiveName), file), 'utf8').catch(() => undefined);
   }
 

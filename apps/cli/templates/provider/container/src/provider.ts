@@ -39,7 +39,10 @@ export function createProvider(layout: Layout, _config: StorageConfig, log: LogF
       await writeFile(join(dir, FILES.firewallConfig), info.firewallConfig);
       await markDataDone(layout, archiveName);
     },
-    restoreGetMechanism: async () => ({ mechanism: 'tar', vmtype: 'lxc' }),
+    restoreGetMechanism: async (volname) => {
+      await layout.existing(parseVolname(volname).archiveName); // refuses names that are not backups here
+      return { mechanism: 'tar', vmtype: 'lxc' };
+    },
     archiveGetGuestConfig: async (volname) => readFile(join(await layout.existing(parseVolname(volname).archiveName), FILES.guestConfig), 'utf8'),
     archiveGetFirewallConfig: async (volname) => layout.readText(parseVolname(volname).archiveName, FILES.firewallConfig),
     async restoreContainerInit(volname) {

@@ -101,7 +101,10 @@ export function createProvider(layout: Layout, config: StorageConfig, log: LogFu
       if (info.firewallConfig !== undefined) await writeFile(join(dir, FILES.firewallConfig), info.firewallConfig);
       await markDataDone(layout, archiveName);
     },
-    restoreGetMechanism: async () => ({ mechanism: 'qemu-img', vmtype: 'qemu' }),
+    restoreGetMechanism: async (volname) => {
+      await layout.existing(parseVolname(volname).archiveName); // refuses names that are not backups here
+      return { mechanism: 'qemu-img', vmtype: 'qemu' };
+    },
     archiveGetGuestConfig: async (volname) => readFile(join(await layout.existing(parseVolname(volname).archiveName), FILES.guestConfig), 'utf8'),
     archiveGetFirewallConfig: async (volname) => layout.readText(parseVolname(volname).archiveName, FILES.firewallConfig),
     async restoreVmInit(volname) {
