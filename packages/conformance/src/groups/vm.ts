@@ -148,6 +148,8 @@ const discardAfterRead: Scenario = {
   async run(context) {
     const storage = await context.open();
     const disk = await newDisk(context);
+    // Every byte holds data: a provider reads (and must discard) all of it, whatever holes it may skip.
+    await disk.writeRandom([{ offset: 0, length: disk.size }]);
     const discarded = new Map<string, number>();
     let stillReadable: number | undefined;
     await backupVmOk(context, storage, {

@@ -137,7 +137,8 @@ export const zoo: readonly ZooClass[] = [
     behaviour: 'stores each disk with its size rounded down to the 64 KiB qcow2 cluster',
     scenario: 'vm.full-round-trip',
     variant: { vmMechanism: 'file-handle' },
-    message: volumeDiffersFull,
+    // A host that announces only allocated regions hands it data past the rounded size: the backup fails.
+    message: new RegExp(`${volumeDiffersFull.source}|VM backup of \\d+ failed`),
     breakage: () => ({
       provider: (real) => ({
         backupVm: (vmid, config, volumes, info) => real.backupVm(vmid, config, mapVolumes(volumes, (volume) => Object.assign(Object.create(volume) as VmVolume, { size: Math.floor(volume.size / (64 * KiB)) * 64 * KiB, ...(volume.mechanism === 'file-handle' ? { dirtyRegions: () => volume.dirtyRegions(), discard: (o: number, l: number) => volume.discard(o, l) } : {}) })), info),
