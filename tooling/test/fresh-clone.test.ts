@@ -122,6 +122,7 @@ describe('a fresh clone', () => {
       'npx bp list --storage demo',
       expect.stringMatching(/^npx bp show demo:backup\/100\/qemu-\S+$/),
       'npx bp verify --storage demo',
+      expect.stringMatching(/^npx bp files demo:backup\/101\/qemu-\S+ \/etc$/),
     ]);
     const volid = explore[1]?.split(' ').at(-1) ?? '';
 
@@ -132,7 +133,8 @@ describe('a fresh clone', () => {
       expect(result.code, `${commandLine}\n${result.stderr}`).toBe(0);
       if (commandLine.includes(' list ')) expect(result.stdout).toContain(volid);
       if (commandLine.includes(' show ')) expect(result.stdout).toContain(`volid:      ${volid}`);
-      if (commandLine.includes(' verify ')) expect(result.stdout).toContain('4 of 4 backups verified.');
+      if (commandLine.includes(' verify ')) expect(result.stdout).toContain('5 of 5 backups verified.');
+      if (commandLine.includes(' files ')) expect(result.stdout).toMatch(/motd/);
       if (commandLine.endsWith(' help')) expect(result.stdout).toContain('Usage: bp <command>');
       if (commandLine.includes(' new-provider ')) expect(result.stdout).toContain('test/conformance.test.ts');
     }
