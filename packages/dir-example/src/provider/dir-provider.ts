@@ -164,7 +164,7 @@ export class DirBackupProvider implements BackupProvider {
       if (!DEVICE_NAME.test(device)) throw new BpError('BP_INVALID_ARGUMENT', `device name ${JSON.stringify(device)} cannot be stored; expected names like drive-scsi0`);
       const plan = this.imagePlan(device, volume, state);
       const imagePath = join(partial, imageFileName(device));
-      const differences = plan.verifyAgainst === undefined ? undefined : { compared: 0, differing: 0 };
+      const differences = plan.differencesOnly ? { compared: 0, differing: 0 } : undefined;
       // Differences to the base are only exact when every byte is compared, holes included.
       const sourceOptions = { wholeDisk: differences !== undefined };
       const opened = volume.mechanism === 'nbd' ? await openNbdSource(volume, info.signal, sourceOptions) : fileHandleSource(volume, sourceOptions);
@@ -226,7 +226,7 @@ export class DirBackupProvider implements BackupProvider {
     device: string,
     volume: VmVolumes[string],
     state: BackupState,
-  ): { base?: string; baseRecord?: IncrementalRecord; verifyAgainst?: string; merge: boolean; fullReason?: FullReason; detail?: string; describe: string } {
+  ): { base?: string; baseRecord?: IncrementalRecord; differencesOnly?: boolean; merge: boolean; fullReason?: FullReason; detail?: string; describe: string } {
     const stored = state.decisions?.[device];
     const base = state.bases[device];
     if (volume.bitmapMode === 'reuse') {
@@ -247,7 +247,7 @@ export class DirBackupProvider implements BackupProvider {
       return {
         base,
         ...(stored.baseRecord ? { baseRecord: stored.baseRecord } : {}),
-        verifyAgainst: base,
+        differencesOnly: true,
         merge: decision.merge,
         fullReason: decision.reason,
         detail: decision.detail,
