@@ -93,9 +93,10 @@ beforeAll(async () => {
   };
 }, 60_000);
 
+// The sandbox holds a whole npm install: removing it can take longer than a hook's default.
 afterAll(async () => {
   if (sandbox) await rm(sandbox, { recursive: true, force: true });
-});
+}, 300_000);
 
 async function npx(commandLine: string): Promise<Run> {
   const result = await run('sh', ['-c', commandLine], { cwd: clone, env: offlineEnv });

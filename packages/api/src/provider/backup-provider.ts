@@ -76,7 +76,7 @@ export interface BackupProvider {
    * provider still has a valid base), `new` (recreate it, full backup) or `none`. Answer `use`
    * only when the provider's own base for that device exists; undefined = no bitmaps. Where the
    * host reports the bitmap's identity (`devices[d].bitmap`, bp's standalone host), answer `use`
-   * only for the generation recorded with the base: {@link decideIncremental} applies the rules.
+   * only for the generation recorded with the base: `decideIncremental` in `@bp/api` applies the rules.
    */
   backupVmQueryIncremental(vmid: number, devices: VmDeviceSizes): Promise<IncrementalAnswers>;
 
