@@ -3,6 +3,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { QEMU_SERVER_ENV } from '@bp/nbd';
 import { runTool } from '../util/run-tool.js';
 import type { ChainLayer } from './backing-chain.js';
 
@@ -57,6 +58,7 @@ export async function startRawView(layers: readonly ChainLayer[], key: string): 
       [...args, '--export', `type=fuse,id=view,node-name=${top},mountpoint=${file},writable=off`, '--daemonize', '--pidfile', join(dir, PID_FILE)],
       'BP_RESTORE_FAILED',
       'expose the backup image read-only',
+      { env: QEMU_SERVER_ENV },
     );
     return file;
   } catch (error) {

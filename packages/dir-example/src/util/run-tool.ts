@@ -10,7 +10,7 @@ export async function runTool(
   args: readonly string[],
   code: ErrorCode,
   what: string,
-  options: Pick<Options, 'cancelSignal' | 'cwd' | 'input'> = {},
+  options: Pick<Options, 'cancelSignal' | 'cwd' | 'input' | 'env'> = {},
 ): Promise<string> {
   try {
     const result = await execa(command, args, { ...options, stdin: options.input === undefined ? 'ignore' : 'pipe', reject: true, stripFinalNewline: true });

@@ -4,3 +4,4 @@ export type { QmpProcess, QmpProcessOptions } from './qmp-process.js';
 export { startStorageDaemon, type StorageDaemon, type StorageDaemonOptions } from './storage-daemon.js';
 export { startQemuSystem, type QemuSystem, type QemuSystemOptions } from './qemu-system.js';
 export { settlesWithin } from './settles-within.js';
+export { QEMU_SERVER_ENV } from './server-env.js';

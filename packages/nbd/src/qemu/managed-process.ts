@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BpError } from '@bp/api/errors';
 import { execa, type ResultPromise } from 'execa';
+import { QEMU_SERVER_ENV } from './server-env.js';
 import { settlesWithin } from './settles-within.js';
 import { registerChild, unregisterChild } from './child-registry.js';
 import { createPrivateDir, removePrivateDir } from './private-dir.js';
@@ -57,6 +58,7 @@ export async function startManagedProcess(options: ManagedProcessOptions): Promi
       buffer: false,
       reject: false,
       cleanup: true,
+      env: QEMU_SERVER_ENV,
     });
   } catch (error) {
     await removePrivateDir(dir);
