@@ -1,15 +1,17 @@
 import { BpError } from '@bp/api/errors';
+import { allocateAligned } from '../io/aligned-memory.js';
 
 /**
  * A fixed set of reusable buffers. `acquire` waits for a free one, so memory stays at
- * `count × size` however large the copy.
+ * `count × size` however large the copy. The buffers are page-aligned, so a target can write
+ * them with O_DIRECT.
  */
 export class BufferPool {
   private readonly free: Buffer[];
   private readonly waiters: Array<(buffer: Buffer) => void> = [];
 
   constructor(count: number, size: number) {
-    this.free = Array.from({ length: count }, () => Buffer.allocUnsafe(size));
+    this.free = allocateAligned(count, size);
   }
 
   acquire(signal?: AbortSignal): Promise<Buffer> {

@@ -1,3 +1,3 @@
-export { createQcow2Target } from './qcow2-target.js';
+export { createQcow2Target, type Qcow2Target } from './qcow2-target.js';
 export type { Qcow2TargetOptions } from './options.js';
 export { openImageReader, type ImageReader } from './image-reader.js';

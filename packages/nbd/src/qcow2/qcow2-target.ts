@@ -7,7 +7,9 @@ import { encodeHeader } from './format.js';
 import { HostAllocator } from './host-allocator.js';
 import { planLayout, type Qcow2Layout } from './layout.js';
 import { DEFAULT_CLUSTER_SIZE, invalid, validateOptions, type Qcow2TargetOptions } from './options.js';
-import { pushSegment, writeAll, type WriteSegment } from './segments.js';
+import { pushSegment, type WriteSegment } from './segments.js';
+import { alignedZeroes } from '../io/aligned-memory.js';
+import { DirectWrites, type WritePathStats } from '../io/direct-writes.js';
 
 /**
  * Creates a qcow2 v3 image and returns a {@link CopyTarget} that writes it directly, without a
@@ -23,10 +25,12 @@ import { pushSegment, writeAll, type WriteSegment } from './segments.js';
  * - Several requests may be in flight; requests touching the same cluster are serialized.
  * - `flush()` writes the metadata and fdatasyncs; afterwards `qemu-img check` is clean.
  *   `close()` does not flush.
+ * - Whole clusters in page-aligned buffers (the copy engine's) are written with O_DIRECT where the
+ *   file system allows it; `writePaths` counts the bytes of each path.
  *
  * @throws BpError `BP_INVALID_ARGUMENT` for bad options, `BP_ALREADY_EXISTS` if `path` exists.
  */
-export async function createQcow2Target(options: Qcow2TargetOptions): Promise<CopyTarget> {
+export async function createQcow2Target(options: Qcow2TargetOptions): Promise<Qcow2Target> {
   const clusterSize = options.clusterSize ?? DEFAULT_CLUSTER_SIZE;
   validateOptions(options, clusterSize);
   const layout = planLayout(options.size, clusterSize);
@@ -45,11 +49,13 @@ export async function createQcow2Target(options: Qcow2TargetOptions): Promise<Co
     }
     throw new BpError('BP_INVALID_ARGUMENT', `cannot create ${options.path} (${errno ?? String(error)})`, { cause: error, details: { path: options.path, errno } });
   }
-  const writer = new Qcow2Writer(file, options, layout);
+  const writes = await DirectWrites.open(options.path, file);
+  const writer = new Qcow2Writer(file, writes, options, layout);
   try {
     await writer.writeHeader();
     await writer.flush();
   } catch (error) {
+    await writes.closeDirect().catch(() => undefined);
     await file.close().catch(() => undefined);
     await rm(options.path, { force: true });
     throw error;
@@ -57,7 +63,12 @@ export async function createQcow2Target(options: Qcow2TargetOptions): Promise<Co
   return writer;
 }
 
-class Qcow2Writer implements CopyTarget {
+/** The qcow2 target: a {@link CopyTarget} that also tells how its bytes reached the file. */
+export interface Qcow2Target extends CopyTarget {
+  readonly writePaths: WritePathStats;
+}
+
+class Qcow2Writer implements Qcow2Target {
   readonly zeroInitialized: boolean;
   private readonly clusterSize: number;
   private readonly zeroCluster: Buffer;
@@ -71,14 +82,19 @@ class Qcow2Writer implements CopyTarget {
 
   constructor(
     private readonly file: FileHandle,
+    private readonly writes: DirectWrites,
     private readonly options: Qcow2TargetOptions,
     private readonly layout: Qcow2Layout,
   ) {
     this.clusterSize = layout.clusterSize;
-    this.zeroCluster = Buffer.alloc(layout.clusterSize);
+    this.zeroCluster = alignedZeroes(layout.clusterSize);
     this.zeroInitialized = options.backingFile === undefined;
     this.map = new ClusterMap(layout.clusterSize, layout.l1Size);
     this.allocator = new HostAllocator(layout.clusterSize, layout.firstFreeCluster, layout.firstRefcountBlockCluster, layout.refcountTableEntries);
+  }
+
+  get writePaths(): WritePathStats {
+    return this.writes.stats;
   }
 
   async writeHeader(): Promise<void> {
@@ -154,6 +170,7 @@ class Qcow2Writer implements CopyTarget {
     this.closed ??= (async () => {
       while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
       await this.flushing;
+      await this.writes.closeDirect();
       await this.file.close();
     })();
     return this.closed;
@@ -162,7 +179,7 @@ class Qcow2Writer implements CopyTarget {
   /** One pwritev, announced to `onFileWrite` first (synchronously, in issue order). */
   private writeFile(buffers: Uint8Array[], position: number): Promise<void> {
     this.options.onFileWrite?.(position, buffers);
-    return writeAll(this.file, buffers, position);
+    return this.writes.write(buffers, position);
   }
 
   /** Runs an operation, registering it synchronously so flush() and close() wait for it. */
