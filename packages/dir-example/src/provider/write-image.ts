@@ -1,14 +1,13 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BpError, type BackupProgressFunction } from '@bp/api';
-import { copyRegions, createQcow2Target, openImageReader, type CopyProgress, type CopyStats, type CopyTarget, type Qcow2TargetOptions } from '@bp/nbd';
+import { copyRegions, createQcow2Target, openImageReader, type CopyProgress, type CopyStats, type CopyTarget, type Qcow2TargetOptions, type VolumeSource } from '@bp/nbd';
 import { readQcow2Header } from '../restore/qcow2-header.js';
 import { FILES } from '../layout/index.js';
 import { fsyncPath, writeFileAtomic } from '../util/durable-fs.js';
 import { InlineChecksums } from '../verify/inline-checksums.js';
 import type { ManifestFile } from '../verify/manifest.js';
 import { differencesOnly, type DifferenceStats } from './differences-target.js';
-import type { OpenSource } from './region-sources.js';
 
 /** Options of {@link writeImage}. */
 export interface WriteImageOptions {
@@ -49,7 +48,7 @@ async function createImageTarget(options: Omit<Qcow2TargetOptions, 'clusterSize'
   }
 }
 
-async function copyInto(source: OpenSource, target: CopyTarget, options: WriteImageOptions): Promise<CopyStats> {
+async function copyInto(source: VolumeSource, target: CopyTarget, options: WriteImageOptions): Promise<CopyStats> {
   try {
     return await copyRegions({
       source: source.source,
@@ -84,7 +83,7 @@ function progressReport(device: string, report: BackupProgressFunction): (progre
  * only part of a cluster is completed from the previous image's chain through a read-only qemu-nbd
  * that starts on the first such write only and is always stopped.
  */
-async function writeIncremental(source: OpenSource, backingFile: string, options: WriteImageOptions, checksums: InlineChecksums): Promise<CopyStats> {
+async function writeIncremental(source: VolumeSource, backingFile: string, options: WriteImageOptions, checksums: InlineChecksums): Promise<CopyStats> {
   const previous = resolve(dirname(options.imagePath), backingFile);
   const previousClusterSize = 2 ** (await readQcow2Header(previous)).clusterBits;
   // Format forced to qcow2 (never probed); qemu-nbd opens the whole backing chain read-only.
@@ -117,7 +116,7 @@ async function writeIncremental(source: OpenSource, backingFile: string, options
  * and stored next to the image for publication (see {@link InlineChecksums}). Flushes and fsyncs;
  * removes the file on failure.
  */
-export async function writeImage(source: OpenSource, options: WriteImageOptions): Promise<CopyStats> {
+export async function writeImage(source: VolumeSource, options: WriteImageOptions): Promise<CopyStats> {
   const checksums = new InlineChecksums();
   try {
     const stats =
