@@ -3,6 +3,5 @@ export * from './tar/index.js';
 export * from './squashfs/index.js';
 export type { IdMapping } from './process/user-namespace.js';
 export { isClosedByReader } from './stream/closed-by-reader.js';
-export { createRateLimitStream } from './stream/rate-limit.js';
 export { normalizeSources } from './sources.js';
 export * from './testing/index.js';

@@ -2,10 +2,10 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BpError, type LogFunction } from '@bp/api';
+import { createRateLimitStream } from '@bp/api/rate-limit';
 import { COMMON_TAR_FLAGS, compressionFromFileName, EXTRACT_TAR_FLAGS, isClosedByReader, scanTarArchive, type TarCompression } from '@bp/archive';
 import { execa, type ExecaError } from 'execa';
 import { usernsCommand, type IdMapEntry } from '../userns/index.js';
-import { throttle } from './throttle.js';
 
 
 const COMPRESSION: ReadonlyArray<[RegExp, string[]]> = [
@@ -118,7 +118,7 @@ export async function extractIntoRoot(options: ExtractOptions): Promise<void> {
     const child = execa(command.file, command.args, { env: command.env, extendEnv: false, stdin: 'pipe', ...(options.signal ? { cancelSignal: options.signal } : {}) });
     input = options.openInput();
     const feeding = options.bwlimitKiB
-      ? pipeline(input, throttle(options.bwlimitKiB * 1024, options.signal), child.stdin!)
+      ? pipeline(input, createRateLimitStream(options.bwlimitKiB * 1024, options.signal ? { signal: options.signal } : {}), child.stdin!)
       : pipeline(input, child.stdin!);
     const [fed, extracted] = await Promise.allSettled([feeding, child]);
     if (extracted.status === 'rejected') {
