@@ -10,6 +10,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 export const workspaceAliases: Record<string, string> = {
   '@bp/api/errors': `${root}packages/api/src/errors/index.ts`,
   '@bp/api/testing': `${root}packages/api/src/testing/index.ts`,
+  '@bp/api/sizes': `${root}packages/api/src/sizes/index.ts`,
   '@bp/api/rate-limit': `${root}packages/api/src/rate-limit/index.ts`,
   '@bp/api': `${root}packages/api/src/index.ts`,
   '@bp/nbd': `${root}packages/nbd/src/index.ts`,

@@ -1,5 +1,5 @@
-import { BpError } from '@bp/api';
-import { StderrTail, toolError } from '../process/tool-error.js';
+import { BpError, toolError } from '@bp/api';
+import { StderrTail } from '../process/stderr-tail.js';
 import { spawnExtractor } from '../process/spawn-extractor.js';
 import type { IdMapping } from '../process/user-namespace.js';
 
@@ -32,6 +32,6 @@ export async function extractSquashfsArchive(options: ExtractSquashfsOptions): P
     await unsquashfs;
   } catch (error) {
     if (options.signal?.aborted) throw new BpError('BP_ABORTED', 'Extracting the squashfs image was aborted.', { cause: error });
-    throw toolError('BP_ARCHIVE_FAILED', 'unsquashfs', `Extracting ${options.image}`, error, stderr.toString());
+    throw toolError(error, { code: 'BP_ARCHIVE_FAILED', tool: 'unsquashfs', what: `Extracting ${options.image}`, stderr: stderr.toString() });
   }
 }

@@ -1,12 +1,12 @@
 import { stat } from 'node:fs/promises';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BpError } from '@bp/api';
+import { BpError, toolError } from '@bp/api';
 import { createRateLimitStream } from '@bp/api/rate-limit';
 import { execa, type Options } from 'execa';
 import type { CompiledExclusions } from '../exclusions/index.js';
 import { resolveExclusions } from '../exclusions/compile-exclusions.js';
-import { StderrTail, toolError } from '../process/tool-error.js';
+import { StderrTail } from '../process/stderr-tail.js';
 import { normalizeSources } from '../sources.js';
 import { writeFileAtomically } from '../stream/atomic-file.js';
 import { compressorFor, type TarCompression } from './compression.js';
@@ -214,5 +214,5 @@ async function tarExit(tar: Promise<unknown>, options: CreateTarOptions): Promis
 
 function failure(options: CreateTarOptions, tool: string, error: unknown, stderr: string): BpError {
   if (options.signal?.aborted) return new BpError('BP_ABORTED', 'Creating the tar archive was aborted.', { cause: error });
-  return toolError('BP_ARCHIVE_FAILED', tool, 'Creating the tar archive', error, stderr);
+  return toolError(error, { code: 'BP_ARCHIVE_FAILED', tool, what: 'Creating the tar archive', stderr });
 }

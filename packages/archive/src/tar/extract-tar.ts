@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { BpError } from '@bp/api';
+import { BpError, toolError } from '@bp/api';
 import { createRateLimitStream } from '@bp/api/rate-limit';
 import type { ResultPromise } from 'execa';
-import { StderrTail, toolError } from '../process/tool-error.js';
+import { StderrTail } from '../process/stderr-tail.js';
 import { spawnExtractor } from '../process/spawn-extractor.js';
 import type { IdMapping } from '../process/user-namespace.js';
 import { isClosedByReader } from '../stream/closed-by-reader.js';
@@ -83,7 +83,7 @@ export async function extractTarArchive(options: ExtractTarOptions): Promise<Ext
   if (tarOutcome.status === 'rejected' || feedFailed) {
     const error = tarOutcome.status === 'rejected' ? tarOutcome.reason : (feedOutcome as PromiseRejectedResult).reason;
     if (options.signal?.aborted) throw new BpError('BP_ABORTED', 'Extracting the tar archive was aborted.', { cause: error });
-    throw toolError('BP_ARCHIVE_FAILED', 'tar', `Extracting ${options.archive}`, error, stderr.toString());
+    throw toolError(error, { code: 'BP_ARCHIVE_FAILED', tool: 'tar', what: `Extracting ${options.archive}`, stderr: stderr.toString() });
   }
   return { members: scan.members, ...(totals ? { totals } : {}) };
 }

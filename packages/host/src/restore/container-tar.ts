@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BpError, type LogFunction } from '@bp/api';
+import { BpError, type LogFunction, toolError } from '@bp/api';
 import { createRateLimitStream } from '@bp/api/rate-limit';
 import { COMMON_TAR_FLAGS, compressionFromFileName, EXTRACT_TAR_FLAGS, isClosedByReader, scanTarArchive, type TarCompression } from '@bp/archive';
 import { execa, type ExecaError } from 'execa';
@@ -27,11 +27,7 @@ export function decompressionFlags(path: string): string[] {
 }
 
 function tarError(error: unknown, what: string): BpError {
-  if (BpError.isInstance(error)) return error;
-  const e = error as Partial<ExecaError>;
-  if (e.isCanceled) return new BpError('BP_ABORTED', `${what} was aborted`, { cause: error });
-  const stderr = typeof e.stderr === 'string' ? e.stderr.trim() : '';
-  return new BpError('BP_ARCHIVE_FAILED', `${what} failed: ${stderr || (error instanceof Error ? error.message : String(error))}`, { cause: error });
+  return toolError(error, { code: 'BP_ARCHIVE_FAILED', tool: 'tar', what });
 }
 
 // `tar -tv` line: type+mode, owner/group, size (or major,minor), date, time, name.

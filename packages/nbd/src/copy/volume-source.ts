@@ -1,4 +1,5 @@
-import { BpError, type FileHandleVmVolume, type NbdVmVolume, type VmVolume } from '@bp/api';
+import type { FileHandleVmVolume, NbdVmVolume, VmVolume } from '@bp/api';
+import { BpError } from '@bp/api/errors';
 import { NbdClient } from '../client/index.js';
 import { allocatedRegions, dirtyBitmapContext, dirtyRegions, wholeRegion, type Region } from '../extents/index.js';
 import type { CopySource } from './source.js';
