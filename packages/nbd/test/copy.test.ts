@@ -40,7 +40,7 @@ async function serve(image: string, options: { bitmaps?: string[]; readOnly?: bo
 }
 
 async function nbdkit(args: string[]): Promise<NbdkitServer> {
-  const server = await startNbdkit(dir.path, args);
+  const server = await startNbdkit(args);
   stops.push(() => server.stop());
   return server;
 }

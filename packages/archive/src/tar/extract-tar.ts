@@ -6,7 +6,7 @@ import { createRateLimitStream } from '@bp/api/rate-limit';
 import type { ResultPromise } from 'execa';
 import { StderrTail } from '../process/stderr-tail.js';
 import { spawnExtractor } from '../process/spawn-extractor.js';
-import type { IdMapping } from '../process/user-namespace.js';
+import type { IdMapEntry } from '../process/id-map.js';
 import { isClosedByReader } from '../stream/closed-by-reader.js';
 import { compressionFromFileName, compressorFor, type TarCompression } from './compression.js';
 import { assertSafeScan, scanTarArchive } from './scan-tar.js';
@@ -25,7 +25,7 @@ export interface ExtractTarOptions {
    * container's ids to these host ids (e.g. +100000). Owners, ACL entries and file capabilities
    * are shifted; device nodes cannot be created. `target` is chowned to the mapped root.
    */
-  idMapping?: IdMapping;
+  idMap?: readonly IdMapEntry[] | undefined;
   /** Accept character/block device members (privileged restores only); default false. */
   allowDevices?: boolean;
   /** Bytes per second read from the archive file; 0 = unlimited. */
@@ -65,7 +65,7 @@ export async function extractTarArchive(options: ExtractTarOptions): Promise<Ext
   const archive = options.bandwidthLimit ? undefined : await open(options.archive, 'r');
   let tar: ResultPromise;
   try {
-    ({ subprocess: tar } = await spawnExtractor('tar', args, options.target, options.idMapping, archive?.fd ?? 'pipe', processOptions));
+    ({ subprocess: tar } = await spawnExtractor('tar', args, options.target, options.idMap, archive?.fd ?? 'pipe', processOptions));
   } finally {
     await archive?.close();
   }

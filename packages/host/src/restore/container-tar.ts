@@ -3,9 +3,9 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BpError, type LogFunction, toolError } from '@bp/api';
 import { createRateLimitStream } from '@bp/api/rate-limit';
-import { COMMON_TAR_FLAGS, compressionFromFileName, EXTRACT_TAR_FLAGS, isClosedByReader, scanTarArchive, type TarCompression } from '@bp/archive';
+import { COMMON_TAR_FLAGS, compressionFromFileName, EXTRACT_TAR_FLAGS, execaInUserNamespace, isClosedByReader, scanTarArchive, type TarCompression } from '@bp/archive';
 import { execa, type ExecaError } from 'execa';
-import { usernsCommand, type IdMapEntry } from '../userns/index.js';
+import type { IdMapEntry } from '../userns/index.js';
 
 
 const COMPRESSION: ReadonlyArray<[RegExp, string[]]> = [
@@ -107,11 +107,10 @@ export interface ExtractOptions {
  * owners land shifted and nothing can be written where the mapped root may not write.
  */
 export async function extractIntoRoot(options: ExtractOptions): Promise<void> {
-  const tarArgs = ['tar', 'xpf', '-', '--totals', ...EXTRACT_TAR_FLAGS, ...options.decompression, '-C', options.targetRoot];
-  const command = await usernsCommand(options.idMap, tarArgs);
+  const tarArgs = ['xpf', '-', '--totals', ...EXTRACT_TAR_FLAGS, ...options.decompression, '-C', options.targetRoot];
   let input: Readable | undefined;
   try {
-    const child = execa(command.file, command.args, { env: command.env, extendEnv: false, stdin: 'pipe', ...(options.signal ? { cancelSignal: options.signal } : {}) });
+    const { subprocess: child } = await execaInUserNamespace('tar', tarArgs, options.idMap, { stdin: 'pipe', ...(options.signal ? { cancelSignal: options.signal } : {}) });
     input = options.openInput();
     const feeding = options.bwlimitKiB
       ? pipeline(input, createRateLimitStream(options.bwlimitKiB * 1024, options.signal ? { signal: options.signal } : {}), child.stdin!)
@@ -122,14 +121,13 @@ export async function extractIntoRoot(options: ExtractOptions): Promise<void> {
       if (!options.ignoreUnpackErrors || error.code === 'BP_ABORTED') throw error;
       options.log('warn', error.message);
     } else {
-      for (const line of extracted.value.stderr.split('\n')) if (line.trim() !== '') options.log('info', line);
+      for (const line of String(extracted.value.stderr).split('\n')) if (line.trim() !== '') options.log('info', line);
     }
     if (fed.status === 'rejected' && extracted.status === 'fulfilled' && !isClosedByReader(fed.reason)) {
       throw tarError(fed.reason, 'reading the container archive');
     }
   } finally {
     input?.destroy();
-    await command.dispose();
   }
 }
 

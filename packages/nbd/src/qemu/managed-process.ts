@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BpError } from '@bp/api/errors';
 import { execa, type ResultPromise } from 'execa';
-import { settlesWithin } from './settles-within.js';
 import { registerChild, unregisterChild } from './child-registry.js';
 import { createPrivateDir, removePrivateDir } from './private-dir.js';
 
@@ -56,7 +55,9 @@ export async function startManagedProcess(options: ManagedProcessOptions): Promi
       stderr: 'pipe',
       buffer: false,
       reject: false,
+      // execa kills the child when this process exits, and follows a SIGTERM with SIGKILL after the grace time.
       cleanup: true,
+      forceKillAfterDelay: STOP_GRACE_MS,
     });
   } catch (error) {
     await removePrivateDir(dir);
@@ -86,7 +87,6 @@ export async function startManagedProcess(options: ManagedProcessOptions): Promi
     stopping ??= (async () => {
       if (!exited) {
         child.kill('SIGTERM');
-        if (!(await settlesWithin(exitPromise, STOP_GRACE_MS))) child.kill('SIGKILL');
         await exitPromise;
       }
       await removePrivateDir(dir);
