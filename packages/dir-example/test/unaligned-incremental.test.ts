@@ -4,9 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CopySource, Region, VolumeSource } from '@bp/nbd';
+import { readQcow2Header, type CopySource, type Region, type VolumeSource } from '@bp/nbd';
 import { writeImage } from '../src/provider/write-image.js';
-import { readQcow2Header } from '../src/restore/qcow2-header.js';
 
 const SIZE = 8 * 1024 * 1024;
 /** The base is written at 128 KiB clusters, so the incrementals must adopt that size. */

@@ -1,8 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BpError, type BackupProgressFunction } from '@bp/api';
-import { copyRegions, createQcow2Target, openImageReader, type CopyProgress, type CopyStats, type CopyTarget, type Qcow2TargetOptions, type VolumeSource } from '@bp/nbd';
-import { readQcow2Header } from '../restore/qcow2-header.js';
+import { copyRegions, createQcow2Target, openImageReader, type CopyProgress, type CopyStats, type CopyTarget, qcow2ClusterSizeFits, readQcow2Header, type Qcow2TargetOptions, type VolumeSource } from '@bp/nbd';
 import { FILES } from '../layout/index.js';
 import { fsyncPath, writeFileAtomic } from '../util/durable-fs.js';
 import { InlineChecksums } from '../verify/inline-checksums.js';
@@ -39,13 +38,10 @@ const MAX_CLUSTER_SIZE = 2 * 1024 * 1024;
  * up to 2 MiB whose metadata the writer can lay out for this disk size.
  */
 async function createImageTarget(options: Omit<Qcow2TargetOptions, 'clusterSize'>, firstClusterSize: number): Promise<CopyTarget> {
-  for (let clusterSize = firstClusterSize; ; clusterSize *= 2) {
-    try {
-      return await createQcow2Target({ ...options, clusterSize });
-    } catch (error) {
-      if (clusterSize >= MAX_CLUSTER_SIZE || !BpError.hasCode(error, 'BP_INVALID_ARGUMENT') || !/larger cluster size/.test((error as Error).message)) throw error;
-    }
-  }
+  let clusterSize = firstClusterSize;
+  while (clusterSize < MAX_CLUSTER_SIZE && !qcow2ClusterSizeFits(options.size, clusterSize)) clusterSize *= 2;
+  // At 2 MiB a size that still does not fit is refused by the writer with BP_INVALID_ARGUMENT.
+  return createQcow2Target({ ...options, clusterSize });
 }
 
 async function copyInto(source: VolumeSource, target: CopyTarget, options: WriteImageOptions): Promise<CopyStats> {
