@@ -5,4 +5,3 @@ export { checkIdMap, DEFAULT_ID_MAP, idMapForShift, mappedRoot, type IdMapEntry 
 export { execaInUserNamespace } from './process/user-namespace.js';
 export { isClosedByReader } from './stream/closed-by-reader.js';
 export { normalizeSources } from './sources.js';
-export * from './testing/index.js';

@@ -2,7 +2,7 @@ import { appendFile, chmod, lchown, rm, writeFile, copyFile } from 'node:fs/prom
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareTrees, createFixtureTree, type FixtureTree } from '../src/index.js';
+import { compareTrees, createFixtureTree, type FixtureTree } from '../src/testing/index.js';
 import { temporaryDirectory } from './helpers.js';
 
 let work: { path: string; cleanup: () => Promise<void> };

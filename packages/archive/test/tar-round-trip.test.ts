@@ -4,7 +4,8 @@ import { pack } from 'tar-stream';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STANDARD_EXCLUSIONS, compareTrees, createFixtureTree, createTarArchive, extractTarArchive, idMapForShift, type FixtureTree, type IdMapEntry } from '../src/index.js';
+import { STANDARD_EXCLUSIONS, createTarArchive, extractTarArchive, idMapForShift, type IdMapEntry } from '../src/index.js';
+import { compareTrees, createFixtureTree, type FixtureTree } from '../src/testing/index.js';
 import { temporaryDirectory } from './helpers.js';
 
 let work: { path: string; cleanup: () => Promise<void> };

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readQcow2Header, type CopySource, type Region, type VolumeSource } from '@bp/nbd';
+import { type CopySource, type Region, type VolumeSource } from '@bp/nbd';
+import { readQcow2Header } from '@bp/nbd/qcow2';
 import { writeImage } from '../src/provider/write-image.js';
 
 const SIZE = 8 * 1024 * 1024;

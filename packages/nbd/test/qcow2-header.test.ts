@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BpError } from '@bp/api';
-import { createQcow2Target, hasQcow2Magic, qcow2ClusterSizeFits, readQcow2Header } from '../src/index.js';
+import { createQcow2Target, hasQcow2Magic, qcow2ClusterSizeFits, readQcow2Header } from '../src/qcow2-entry.js';
 
 let dir: string;
 beforeEach(async () => {

@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import { BpError } from '@bp/api';
-import { hasQcow2Magic } from '@bp/nbd';
+import { hasQcow2Magic } from '@bp/nbd/qcow2';
 import { usageError } from '../errors/usage-error.js';
 import { absolutePath } from '../args/values.js';
 

@@ -1,7 +1,7 @@
 import { copyFile, open, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackupStorage, StorageSupports } from '@bp/api';
-import { hasQcow2Magic } from '@bp/nbd';
+import { hasQcow2Magic } from '@bp/nbd/qcow2';
 import { runVmBackup } from '../driver/vm-job.js';
 import { imageDifference } from '../fixtures/disk.js';
 import { FaultyDisk } from '../fixtures/faulty-disk.js';

@@ -1,7 +1,8 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BpError, type BackupProgressFunction } from '@bp/api';
-import { copyRegions, createQcow2Target, openImageReader, type CopyProgress, type CopyStats, type CopyTarget, qcow2ClusterSizeFits, readQcow2Header, type Qcow2TargetOptions, type VolumeSource } from '@bp/nbd';
+import { copyRegions, type CopyProgress, type CopyStats, type CopyTarget, type VolumeSource } from '@bp/nbd';
+import { createQcow2Target, openImageReader, qcow2ClusterSizeFits, readQcow2Header, type Qcow2TargetOptions } from '@bp/nbd/qcow2';
 import { FILES } from '../layout/index.js';
 import { fsyncPath, writeFileAtomic } from '../util/durable-fs.js';
 import { InlineChecksums } from '../verify/inline-checksums.js';

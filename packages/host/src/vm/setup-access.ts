@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { VmVolume, VmVolumes } from '@bp/api';
 import { BpError } from '@bp/api';
 import type { LogFunction } from '@bp/api';
-import type { QmpClient } from '@bp/nbd';
+import type { QmpClient } from '@bp/nbd/qemu';
 import { bitmapNameOf, bitmapNaming, newGeneration, storageBitmaps, type BitmapNaming } from './bitmap-naming.js';
 import { planBitmap, type BitmapPlan } from './bitmap-plan.js';
 import { queryBlockNode } from './block-nodes.js';

@@ -2,7 +2,7 @@ import { mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BpError } from '@bp/api';
-import { settlesWithin } from '@bp/nbd';
+import { settlesWithin } from '@bp/nbd/qemu';
 import { execa } from 'execa';
 
 const READY_TIMEOUT_MS = 60_000;
