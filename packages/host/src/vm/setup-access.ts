@@ -58,8 +58,8 @@ export async function setupSnapshotAccess(vm: VmContext, options: SetupAccessOpt
         accessNodes.set(disk.device, await setupDeviceAccess(context, disk, plan, names));
         modes.set(disk.device, plan.mode);
         bitmaps.set(disk.device, names);
+        // Reported once, in the job's task log (archive-vm), as vzdump does.
         bitmapStatus[disk.device] = plan.status;
-        vm.log('info', `${disk.device}: dirty-bitmap status: ${plan.status}`);
       }
     };
     // A running guest is paused across all disks: one point in time for the whole VM.
