@@ -1,8 +1,7 @@
 export * from './exclusions/index.js';
 export * from './tar/index.js';
 export * from './squashfs/index.js';
-export type { IdMapping } from './process/user-namespace.js';
+export { checkIdMap, DEFAULT_ID_MAP, idMapForShift, mappedRoot, type IdMapEntry } from './process/id-map.js';
+export { execaInUserNamespace } from './process/user-namespace.js';
 export { isClosedByReader } from './stream/closed-by-reader.js';
-export { createRateLimitStream } from './stream/rate-limit.js';
 export { normalizeSources } from './sources.js';
-export * from './testing/index.js';

@@ -1,10 +1,8 @@
 import { appendFile, chmod, lchown, rm, writeFile, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { text } from 'node:stream/consumers';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareTrees, createFixtureTree, createRateLimitStream, type FixtureTree } from '../src/index.js';
+import { compareTrees, createFixtureTree, type FixtureTree } from '../src/testing/index.js';
 import { temporaryDirectory } from './helpers.js';
 
 let work: { path: string; cleanup: () => Promise<void> };
@@ -59,13 +57,5 @@ describe('compareTrees', () => {
     // Removing lost+found touched the root's mtime.
     expect((await compareTrees(fixture.root, copy, { exclude: [], ignore: ['sparse', 'root-mtime'] })).differences).toEqual([]);
     expect((await compareTrees(fixture.root, copy, { idShift: 1, ignore: ['sparse'] })).differences).toContainEqual(expect.stringMatching(/owner/));
-  });
-});
-
-describe('createRateLimitStream', () => {
-  it('passes every byte through unchanged, in order', async () => {
-    const input = Array.from({ length: 200 }, (_, index) => `line ${index}\n`).join('');
-    const output = await text(Readable.from([Buffer.from(input)]).pipe(createRateLimitStream(64 * 1024)));
-    expect(output).toBe(input);
   });
 });

@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STANDARD_EXCLUSIONS, compareTrees, createFixtureTree, extractTarArchive, withMountedSquashfs, type FixtureTree } from '../src/index.js';
+import { STANDARD_EXCLUSIONS, extractTarArchive, withMountedSquashfs } from '../src/index.js';
+import { compareTrees, createFixtureTree, type FixtureTree } from '../src/testing/index.js';
 import { temporaryDirectory } from './helpers.js';
 
 // PVE runs backup_container as the container's mapped root (host uid 100000 here), in a child

@@ -3,17 +3,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpError } from '@bp/api';
-import {
-  STANDARD_EXCLUSIONS,
-  compareTrees,
-  createFixtureTree,
-  createSquashfsArchive,
-  extractSquashfsArchive,
-  mountSquashfs,
-  withMountedSquashfs,
-  type FixtureTree,
-  type TreeAspect,
-} from '../src/index.js';
+import { STANDARD_EXCLUSIONS, createSquashfsArchive, extractSquashfsArchive, mountSquashfs, withMountedSquashfs } from '../src/index.js';
+import { compareTrees, createFixtureTree, type FixtureTree, type TreeAspect } from '../src/testing/index.js';
 import { temporaryDirectory } from './helpers.js';
 
 // The squashfs format stores user.*, trusted.* and security.* xattrs only: POSIX ACLs

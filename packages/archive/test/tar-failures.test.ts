@@ -2,6 +2,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { execa } from 'execa';
 import { pack } from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BpError } from '@bp/api';
@@ -59,6 +60,63 @@ describe('creating a tar archive fails cleanly', () => {
       expect(BpError.hasCode(error, 'BP_INVALID_ARGUMENT')).toBe(true);
     }
     expect(await readdir(work.path)).toEqual([]);
+  });
+});
+
+describe('tar exit status 1 (files changed while being read)', () => {
+  /** A `tar` first on PATH that archives with the real tar, then reports a changed file and exits 1. */
+  async function withChangingTar<T>(run: () => Promise<T>): Promise<T> {
+    const bin = join(work.path, 'bin');
+    await mkdir(bin);
+    const realTar = (await execa('sh', ['-c', 'command -v tar'])).stdout;
+    await writeFile(join(bin, 'tar'), `#!/bin/sh\n"${realTar}" "$@" || exit $?\necho 'tar: ./a: file changed as we read it' >&2\nexit 1\n`, { mode: 0o755 });
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path ?? ''}`;
+    try {
+      return await run();
+    } finally {
+      process.env.PATH = path;
+    }
+  }
+
+  async function tree(): Promise<string> {
+    const directory = join(work.path, 'tree');
+    await mkdir(directory);
+    await writeFile(join(directory, 'a'), 'changing\n');
+    return directory;
+  }
+
+  it.each([
+    ['a file, written by tar', {}],
+    ['a file, through the rate limiter', { bandwidthLimit: 1024 * 1024 * 1024 }],
+  ])('keeps the archive and reports the diagnostics when accepted: %s', async (_name, extra) => {
+    const directory = await tree();
+    const output = join(work.path, 'archive.tar');
+    const warnings: string[] = [];
+    const result = await withChangingTar(() => createTarArchive({ directory, output, ...extra, onFilesChanged: (text) => warnings.push(text) }));
+    expect(warnings).toEqual(['tar: ./a: file changed as we read it']);
+    expect(result.totals).toMatch(/^Total bytes written: /);
+    const scan = await scanTarArchive(output, { compression: 'none' });
+    expect(scan.members).toBeGreaterThan(0);
+  });
+
+  it('keeps the archive written to a stream', async () => {
+    const directory = await tree();
+    const output = join(work.path, 'archive.tar');
+    const warnings: string[] = [];
+    await withChangingTar(() => createTarArchive({ directory, output: createWriteStream(output), onFilesChanged: (text) => warnings.push(text) }));
+    expect(warnings).toHaveLength(1);
+    expect((await scanTarArchive(output, { compression: 'none' })).members).toBeGreaterThan(0);
+  });
+
+  it('fails without onFilesChanged and leaves no partial file', async () => {
+    const directory = await tree();
+    const output = join(work.path, 'out', 'archive.tar');
+    await mkdir(join(work.path, 'out'));
+    const error = await withChangingTar(() => createTarArchive({ directory, output })).catch((caught: unknown) => caught);
+    expect(BpError.hasCode(error, 'BP_ARCHIVE_FAILED')).toBe(true);
+    expect((error as BpError).message).toMatch(/file changed as we read it/);
+    expect(await readdir(join(work.path, 'out'))).toEqual([]);
   });
 });
 

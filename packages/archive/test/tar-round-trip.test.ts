@@ -1,8 +1,11 @@
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { pack } from 'tar-stream';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STANDARD_EXCLUSIONS, compareTrees, createFixtureTree, createTarArchive, extractTarArchive, type FixtureTree } from '../src/index.js';
+import { STANDARD_EXCLUSIONS, createTarArchive, extractTarArchive, idMapForShift, type IdMapEntry } from '../src/index.js';
+import { compareTrees, createFixtureTree, type FixtureTree } from '../src/testing/index.js';
 import { temporaryDirectory } from './helpers.js';
 
 let work: { path: string; cleanup: () => Promise<void> };
@@ -50,7 +53,7 @@ describe('tar round trip', () => {
 
     const target = join(work.path, 'restored-shifted');
     await mkdir(target);
-    await extractTarArchive({ archive, target, idMapping: { uid: 100_000, gid: 100_000 } });
+    await extractTarArchive({ archive, target, idMap: idMapForShift(100_000) });
     const comparison = await compareTrees(fixture.root, target, { exclude, idShift: 100_000, ignore: ['root-mtime'] });
     expect(comparison.differences).toEqual([]);
   });
@@ -65,5 +68,35 @@ describe('tar round trip', () => {
     expect((await readdir(target)).sort()).toEqual(['etc', 'home']);
     expect((await compareTrees(join(fixture.root, 'home/user'), join(target, 'home/user'))).differences).toEqual([]);
     expect((await compareTrees(join(fixture.root, 'etc'), join(target, 'etc'))).differences).toEqual([]);
+  });
+});
+
+describe('extracting with a container ID map of several ranges', () => {
+  it('maps each range (lxc.idmap with a passed-through user), in a user namespace', async () => {
+    const archive = join(work.path, 'ranges.tar');
+    const packer = pack();
+    const written = pipeline(packer, createWriteStream(archive));
+    packer.entry({ name: './', type: 'directory', uid: 0, gid: 0 });
+    packer.entry({ name: './root-file', uid: 0, gid: 0 }, 'r\n');
+    packer.entry({ name: './user-file', uid: 1000, gid: 1000 }, 'u\n');
+    packer.entry({ name: './other-file', uid: 1500, gid: 1500 }, 'o\n');
+    packer.finalize();
+    await written;
+    // u/g 0..999 -> 100000.., 1000 -> 1000 (passed through), 1001..65535 -> 101001..
+    const idMap: IdMapEntry[] = (['u', 'g'] as const).flatMap((type) => [
+      { type, inner: 0, outer: 100_000, count: 1000 },
+      { type, inner: 1000, outer: 1000, count: 1 },
+      { type, inner: 1001, outer: 101_001, count: 64_535 },
+    ]);
+    const target = join(work.path, 'restored-ranges');
+    await mkdir(target);
+    await extractTarArchive({ archive, target, idMap });
+    const owner = async (name: string): Promise<[number, number]> => {
+      const info = await stat(join(target, name));
+      return [info.uid, info.gid];
+    };
+    expect(await owner('root-file')).toEqual([100_000, 100_000]);
+    expect(await owner('user-file')).toEqual([1000, 1000]);
+    expect(await owner('other-file')).toEqual([101_500, 101_500]);
   });
 });

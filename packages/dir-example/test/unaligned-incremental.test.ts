@@ -4,10 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CopySource, Region } from '@bp/nbd';
-import type { OpenSource } from '../src/provider/region-sources.js';
+import { type CopySource, type Region, type VolumeSource } from '@bp/nbd';
+import { readQcow2Header } from '@bp/nbd/qcow2';
 import { writeImage } from '../src/provider/write-image.js';
-import { readQcow2Header } from '../src/restore/qcow2-header.js';
 
 const SIZE = 8 * 1024 * 1024;
 /** The base is written at 128 KiB clusters, so the incrementals must adopt that size. */
@@ -15,7 +14,7 @@ const BASE_CLUSTER = 128 * 1024;
 const IMAGE = 'drive-scsi0.qcow2';
 
 /** A guest disk in memory whose changes are fed to writeImage as explicit, unaligned regions. */
-function memorySource(disk: Buffer, regions: Region[]): OpenSource {
+function memorySource(disk: Buffer, regions: Region[]): VolumeSource {
   const source: CopySource = {
     size: disk.length,
     async read(offset, length, buffer) {

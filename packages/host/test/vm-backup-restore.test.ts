@@ -41,9 +41,15 @@ async function backupOneVm(mechanism: 'nbd' | 'file-handle' = 'nbd'): Promise<{ 
     source: { kind: 'images', disks: [{ virtdev: 'scsi0', image: disk, format: 'qcow2' }, { virtdev: 'efidisk0', image: efi, format: 'raw' }] },
     firewallConfig: '[OPTIONS]\nenable: 1\n',
   };
-  const result = await runBackupJob({ storage, guests: [guest], options: { logDir: join(dir, 'logs'), tmpDir: dir } });
+  const lines: string[] = [];
+  const result = await runBackupJob({ storage, guests: [guest], options: { logDir: join(dir, 'logs'), tmpDir: dir }, log: (_level, message) => lines.push(message) });
   expect(result.guests[0]!.error).toBeUndefined();
   expect(result.ok).toBe(true);
+  // Each disk's dirty-bitmap status appears once in the task log.
+  expect(lines.filter((line) => /^drive-\w+: dirty-bitmap status: /.test(line)).sort()).toEqual([
+    'drive-efidisk0: dirty-bitmap status: created new',
+    'drive-scsi0: dirty-bitmap status: created new',
+  ]);
   return { storage, volid: result.guests[0]!.volid!, disk, efi };
 }
 

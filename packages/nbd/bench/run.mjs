@@ -16,8 +16,7 @@ import { allocatedDataBytes, formatGiB, formatMiB, median, parseSize, setCancelS
 const snapshot = fileURLToPath(new URL(`./.dist-snapshot-${process.pid}/`, import.meta.url));
 await rm(snapshot, { recursive: true, force: true });
 await cp(fileURLToPath(new URL('../dist/', import.meta.url)), snapshot, { recursive: true });
-const nbd = await import(new URL(`./.dist-snapshot-${process.pid}/index.js`, import.meta.url).href);
-const { startQemuNbd } = nbd;
+const { startQemuNbd } = await import(new URL(`./.dist-snapshot-${process.pid}/qemu.js`, import.meta.url).href);
 
 const env = process.env;
 const size = parseSize(env.BP_BENCH_SIZE ?? '4G');

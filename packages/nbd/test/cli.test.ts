@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { describe, expect, test } from 'vitest';
-import { runNbdCli, type NbdInfoJson, type NbdMapEntry, type QemuNbdServer } from '@bp/nbd';
+import { runNbdCli, type NbdInfoJson, type NbdMapEntry } from '@bp/nbd/cli';
+import { type QemuNbdServer } from '@bp/nbd/qemu';
 import { createQcow2, imagesEqual, qemuIo } from './helpers/images.js';
 import { useQemuNbdScratch } from './helpers/qemu-nbd-scratch.js';
 
@@ -118,8 +119,8 @@ describe('bp-nbd', () => {
     const help = await execa('node', ['--import', importHook, bin, '--help'], { reject: false });
     expect(help.stderr).not.toContain('bp-nbd loaded');
     expect(help.exitCode).toBe(0);
-    // The hook itself works: the package's main entry does load execa.
-    const main = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+    // The hook itself works: the package's QEMU entry does load execa.
+    const main = fileURLToPath(new URL('../dist/qemu.js', import.meta.url));
     const library = await execa('node', ['--import', importHook, main], { reject: false });
     expect(library.stderr).toContain('bp-nbd loaded execa');
   });

@@ -20,7 +20,7 @@ afterEach(async () => {
 
 describe('NbdClient against nbdkit', () => {
   test('memory plugin: pipelined writes, zeroes and trims read back; block status sees holes', async () => {
-    server = await startNbdkit(dir.path, ['memory', 'size=16M']);
+    server = await startNbdkit(['memory', 'size=16M']);
     await using client = await NbdClient.connect(server.uri, { metaContexts: ['base:allocation'], connections: 2 });
     expect(client.can.multiConn).toBe(true);
     expect(client.connectionCount).toBe(2);
@@ -43,7 +43,7 @@ describe('NbdClient against nbdkit', () => {
   });
 
   test('error filter: EIO on reads and on writes becomes BP_NBD_IO with the errno', async () => {
-    server = await startNbdkit(dir.path, ['--filter=error', 'memory', 'size=4M', 'error-pread=EIO', 'error-pread-rate=100%', 'error-pwrite=ENOSPC', 'error-pwrite-rate=100%']);
+    server = await startNbdkit(['--filter=error', 'memory', 'size=4M', 'error-pread=EIO', 'error-pread-rate=100%', 'error-pwrite=ENOSPC', 'error-pwrite-rate=100%']);
     await using client = await NbdClient.connect(server.uri);
     const readError = await client.read(0, 4096).catch((error: unknown) => error);
     expect(BpError.hasCode(readError, 'BP_NBD_IO') && readError.details.errno).toBe('EIO');
@@ -54,7 +54,7 @@ describe('NbdClient against nbdkit', () => {
   });
 
   test('delay filter: slow replies still match, and a request timeout fails cleanly', async () => {
-    server = await startNbdkit(dir.path, ['--filter=delay', 'memory', 'size=4M', 'rdelay=200ms']);
+    server = await startNbdkit(['--filter=delay', 'memory', 'size=4M', 'rdelay=200ms']);
     {
       await using client = await NbdClient.connect(server.uri);
       await client.write(0, Buffer.alloc(8192, 9));

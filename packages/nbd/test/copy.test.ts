@@ -4,18 +4,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { BpError } from '@bp/api/errors';
-import {
-  allocatedRegions,
-  copyRegions,
-  createFileSource,
-  createFileTarget,
-  createNbdTarget,
-  dirtyRegions,
-  NbdClient,
-  startQemuNbd,
-  type CopyProgress,
-  type QemuNbdServer,
-} from '@bp/nbd';
+import { allocatedRegions, copyRegions, createFileSource, createFileTarget, createNbdTarget, dirtyRegions, NbdClient, type CopyProgress } from '@bp/nbd';
+import { startQemuNbd, type QemuNbdServer } from '@bp/nbd/qemu';
 import { createQcow2, imagesEqual, qemuIo, writeRandom } from './helpers/images.js';
 import { startNbdkit, type NbdkitServer } from './helpers/nbdkit.js';
 import { makeTempDir } from './helpers/temp-dir.js';
@@ -40,7 +30,7 @@ async function serve(image: string, options: { bitmaps?: string[]; readOnly?: bo
 }
 
 async function nbdkit(args: string[]): Promise<NbdkitServer> {
-  const server = await startNbdkit(dir.path, args);
+  const server = await startNbdkit(args);
   stops.push(() => server.stop());
   return server;
 }

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { copyRegions, createFileTarget, dirtyRegions, NbdClient, startStorageDaemon, type StorageDaemon } from '@bp/nbd';
+import { copyRegions, createFileTarget, dirtyRegions, NbdClient } from '@bp/nbd';
+import { startStorageDaemon, type StorageDaemon } from '@bp/nbd/qemu';
 import { createQcow2 } from './helpers/images.js';
 import { makeTempDir } from './helpers/temp-dir.js';
 

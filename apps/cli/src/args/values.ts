@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import { parseByteSize as parseSize } from '@bp/api/sizes';
 import { usageError } from '../errors/usage-error.js';
 
 /** Parses a guest ID (100..999999999) given on the command line. */
@@ -9,15 +10,11 @@ export function parseVmid(text: string | undefined, what = 'vmid'): number {
   return vmid;
 }
 
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-
-/** Parses a byte count like `256M`, `1G`, `4096` (binary units, optional trailing `iB`/`B`). */
+/** Parses a byte count like `256M`, `1G`, `4096` (`@bp/api`'s {@link parseByteSize}: binary units, optional `B`/`iB`). */
 export function parseByteSize(text: string, what: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([kmgtb]?)(?:i?b)?$/i.exec(text.trim());
-  if (!match) throw usageError(`${what} must be a size like 256M or 1G, got ${JSON.stringify(text)}`);
-  const value = Number(match[1]) * (UNITS[(match[2] ?? '').toLowerCase()] ?? 1);
-  if (!Number.isFinite(value) || value <= 0) throw usageError(`${what} must be positive, got ${JSON.stringify(text)}`);
-  return Math.round(value);
+  return parseSize(text, (problem) =>
+    usageError(problem === 'malformed' ? `${what} must be a size like 256M or 1G, got ${JSON.stringify(text)}` : `${what} must be positive, got ${JSON.stringify(text)}`),
+  );
 }
 
 /**

@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { BpError } from '@bp/api';
+import { hasQcow2Magic } from '@bp/nbd/qcow2';
 import { usageError } from '../errors/usage-error.js';
 import { absolutePath } from '../args/values.js';
 
@@ -12,7 +13,6 @@ export interface DiskArgument {
 
 /** PVE's drive keys that hold disks. */
 const VIRTDEV = /^(?:scsi|virtio|sata|ide|efidisk|tpmstate)\d+$/;
-const QCOW2_MAGIC = Buffer.from([0x51, 0x46, 0x49, 0xfb]);
 
 /** Detects qcow2 by its magic bytes; everything else is raw. Missing files are BP_NOT_FOUND. */
 export async function detectImageFormat(path: string): Promise<'qcow2' | 'raw'> {
@@ -28,7 +28,7 @@ export async function detectImageFormat(path: string): Promise<'qcow2' | 'raw'> 
   try {
     const magic = Buffer.alloc(4);
     const { bytesRead } = await handle.read(magic, 0, 4, 0);
-    return bytesRead === 4 && magic.equals(QCOW2_MAGIC) ? 'qcow2' : 'raw';
+    return hasQcow2Magic(magic.subarray(0, bytesRead)) ? 'qcow2' : 'raw';
   } finally {
     await handle.close();
   }

@@ -1,4 +1,4 @@
-import { runNbdCli } from '@bp/nbd';
+import { runNbdCli } from '@bp/nbd/cli';
 import type { CommandSpec } from '../args/command-spec.js';
 
 /** `bp nbd ...`: the `bp-nbd` tool of @bp/nbd (info, map, copy) under the main binary. */

@@ -1,5 +1,5 @@
 import { BpError } from '@bp/api';
-import { QmpClient } from '@bp/nbd';
+import { QmpClient } from '@bp/nbd/qemu';
 
 /** A disk of a running QEMU: its PVE drive key and the block node to back up. */
 export interface QmpDisk {

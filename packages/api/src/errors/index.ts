@@ -5,3 +5,4 @@
 export { BpError, toBpError, type BpErrorOptions } from './bp-error.js';
 export { ERROR_CODES, type ErrorCode } from './codes.js';
 export { parseWithSchema } from './parse-with-schema.js';
+export { toolError, type ToolErrorOptions } from './tool-error.js';

@@ -1,6 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { notSupported } from '../define/not-supported.js';
 import type { BackupVmInfo, VmVolume } from '../provider/vm-volume.js';
+import { BandwidthLimiter } from '../rate-limit/bandwidth-limiter.js';
 
 const CHUNK = 1024 * 1024;
 
@@ -11,9 +11,7 @@ const CHUNK = 1024 * 1024;
  */
 export async function copyVolume(device: string, volume: VmVolume, image: Buffer, info: BackupVmInfo): Promise<void> {
   if (volume.mechanism !== 'file-handle') throw notSupported(`backup of ${device} over ${volume.mechanism}`, 'the memory provider reads file-handle volumes only');
-  const limit = info.bandwidthLimit ?? 0;
-  const started = Date.now();
-  let copied = 0;
+  const limiter = info.bandwidthLimit ? new BandwidthLimiter(info.bandwidthLimit, CHUNK, { initialCredit: 0 }) : undefined;
   for await (const region of volume.dirtyRegions()) {
     for (let offset = region.offset; offset < region.offset + region.length; offset += CHUNK) {
       info.signal?.throwIfAborted();
@@ -25,11 +23,7 @@ export async function copyVolume(device: string, volume: VmVolume, image: Buffer
         done += bytesRead;
       }
       await volume.discard(offset, length);
-      copied += length;
-      if (limit > 0) {
-        const ahead = (copied / limit) * 1000 - (Date.now() - started);
-        if (ahead > 0) await sleep(ahead, undefined, info.signal ? { signal: info.signal } : {});
-      }
+      await limiter?.take(length, info.signal);
     }
   }
 }

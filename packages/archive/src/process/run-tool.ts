@@ -1,6 +1,5 @@
-import type { ErrorCode } from '@bp/api';
+import { type ErrorCode, toolError } from '@bp/api';
 import { execa } from 'execa';
-import { toolError } from './tool-error.js';
 
 /** Options of {@link runTool}. */
 export interface RunToolOptions {
@@ -23,6 +22,6 @@ export async function runTool(command: string, args: readonly string[], options:
     return result.stdout;
   } catch (error) {
     const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
-    throw toolError(options.code, command, options.what, error, stderr);
+    throw toolError(error, { code: options.code, tool: command, what: options.what, stderr });
   }
 }

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { BpError } from '@bp/api';
+import { BpError, toolError } from '@bp/api';
 import { execa } from 'execa';
 import type { CompiledExclusions } from '../exclusions/index.js';
 import { resolveExclusions } from '../exclusions/compile-exclusions.js';
-import { StderrTail, toolError } from '../process/tool-error.js';
+import { StderrTail } from '../process/stderr-tail.js';
 import { normalizeSources } from '../sources.js';
 import { startIoPacer } from './io-pacer.js';
 import { squashfsSourceExclusions } from './source-exclusions.js';
@@ -97,7 +97,7 @@ export async function createSquashfsArchive(options: CreateSquashfsOptions): Pro
   } catch (error) {
     await rm(temporary, { force: true });
     if (options.signal?.aborted) throw new BpError('BP_ABORTED', 'Creating the squashfs image was aborted.', { cause: error });
-    throw toolError('BP_ARCHIVE_FAILED', 'mksquashfs', 'Creating the squashfs image', error, stderr.toString());
+    throw toolError(error, { code: 'BP_ARCHIVE_FAILED', tool: 'mksquashfs', what: 'Creating the squashfs image', stderr: stderr.toString() });
   }
   return { writtenBytes: (await stat(options.output)).size, readBytes };
 }

@@ -1,7 +1,7 @@
-import { BpError } from '@bp/api';
-import { StderrTail, toolError } from '../process/tool-error.js';
+import { BpError, toolError } from '@bp/api';
+import { StderrTail } from '../process/stderr-tail.js';
 import { spawnExtractor } from '../process/spawn-extractor.js';
-import type { IdMapping } from '../process/user-namespace.js';
+import type { IdMapEntry } from '../process/id-map.js';
 
 /** Options of {@link extractSquashfsArchive}. */
 export interface ExtractSquashfsOptions {
@@ -10,13 +10,13 @@ export interface ExtractSquashfsOptions {
   /** Existing directory to extract into. */
   target: string;
   /** Extract as root of a user namespace with this ID mapping (unprivileged container). */
-  idMapping?: IdMapping;
+  idMap?: readonly IdMapEntry[] | undefined;
   signal?: AbortSignal;
 }
 
 /**
  * Extracts a squashfs image with unsquashfs (the alternative to mounting it): owners, modes,
- * xattrs, hard links, devices and sparse files as stored; with `idMapping` inside a user
+ * xattrs, hard links, devices and sparse files as stored; with `idMap` inside a user
  * namespace like {@link extractTarArchive} (device nodes then fail).
  *
  * @throws BpError `BP_ARCHIVE_FAILED` with unsquashfs' stderr.
@@ -24,7 +24,7 @@ export interface ExtractSquashfsOptions {
 export async function extractSquashfsArchive(options: ExtractSquashfsOptions): Promise<void> {
   const args = (directory: string): string[] => ['-f', '-no-progress', '-quiet', '-xattrs', '-d', directory, options.image];
   const processOptions = { buffer: false, ...(options.signal ? { cancelSignal: options.signal } : {}) } as const;
-  const { subprocess: unsquashfs } = await spawnExtractor('unsquashfs', args, options.target, options.idMapping, 'ignore', processOptions);
+  const { subprocess: unsquashfs } = await spawnExtractor('unsquashfs', args, options.target, options.idMap, 'ignore', processOptions);
   const stderr = new StderrTail();
   unsquashfs.stderr?.on('data', (chunk: Buffer) => stderr.append(chunk.toString()));
   unsquashfs.stdout?.resume();
@@ -32,6 +32,6 @@ export async function extractSquashfsArchive(options: ExtractSquashfsOptions): P
     await unsquashfs;
   } catch (error) {
     if (options.signal?.aborted) throw new BpError('BP_ABORTED', 'Extracting the squashfs image was aborted.', { cause: error });
-    throw toolError('BP_ARCHIVE_FAILED', 'unsquashfs', `Extracting ${options.image}`, error, stderr.toString());
+    throw toolError(error, { code: 'BP_ARCHIVE_FAILED', tool: 'unsquashfs', what: `Extracting ${options.image}`, stderr: stderr.toString() });
   }
 }

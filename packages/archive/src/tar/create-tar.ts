@@ -1,14 +1,14 @@
 import { stat } from 'node:fs/promises';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BpError } from '@bp/api';
+import { BpError, toolError } from '@bp/api';
+import { createRateLimitStream } from '@bp/api/rate-limit';
 import { execa, type Options } from 'execa';
 import type { CompiledExclusions } from '../exclusions/index.js';
 import { resolveExclusions } from '../exclusions/compile-exclusions.js';
-import { StderrTail, toolError } from '../process/tool-error.js';
+import { StderrTail } from '../process/stderr-tail.js';
 import { normalizeSources } from '../sources.js';
 import { writeFileAtomically } from '../stream/atomic-file.js';
-import { createRateLimitStream } from '../stream/rate-limit.js';
 import { compressorFor, type TarCompression } from './compression.js';
 import { CREATE_TAR_FLAGS } from './tar-flags.js';
 import { TarStderr } from './tar-stderr.js';
@@ -42,6 +42,12 @@ export interface CreateTarOptions {
   bandwidthLimit?: number;
   /** Called at most every 200 ms and once at the end. Turns on tar's per-file listing. */
   onProgress?: (progress: ArchiveProgress) => void;
+  /**
+   * When given, tar's exit status 1 (a file changed or shrank while being read: the archive is
+   * complete, vzdump accepts it too) is not a failure: the archive is kept and this receives
+   * tar's diagnostics. Without it, exit status 1 fails like any other.
+   */
+  onFilesChanged?: (diagnostics: string) => void;
   signal?: AbortSignal;
 }
 
@@ -114,13 +120,15 @@ async function runIntoFile(args: string[], fd: number, path: string, options: Cr
   // A stdio array passes the descriptor to the child as is (a `stdout` option would pipe through Node).
   const tar = execa('tar', args, { stdio: ['ignore', fd, 'pipe'], buffer: false, ...(options.signal ? { cancelSignal: options.signal } : {}) } as Options);
   tar.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+  let changed: boolean;
   try {
-    await tar;
+    changed = await tarExit(tar, options);
   } catch (error) {
     stderr.end();
     throw failure(options, 'tar', error, stderr.diagnostics.toString());
   }
   stderr.end();
+  if (changed) options.onFilesChanged?.(stderr.diagnostics.toString());
   progress.bytes = stderr.totalBytes ?? 0;
   report(true);
   return { bytes: progress.bytes, writtenBytes: (await stat(path)).size, files: stderr.files, totals: stderr.totals ?? '' };
@@ -164,15 +172,19 @@ async function runThroughStream(args: string[], compressCommand: readonly string
       controller.abort();
     });
   const limiter = createRateLimitStream(options.bandwidthLimit);
+  let changed = false;
+  const tarDone = tarExit(tar, options).then((exitedOne) => {
+    changed = exitedOne;
+  });
   await Promise.all(
     compress
       ? [
-          watch('tar', tar),
+          watch('tar', tarDone),
           watch(compressCommand[0]!, compress),
           watch('tar', pipeline(tar.stdout!, counter, limiter, compress.stdin!)),
           watch('output', pipeline(compress.stdout!, countWritten, destination)),
         ]
-      : [watch('tar', tar), watch('output', pipeline(tar.stdout!, counter, limiter, countWritten, destination))],
+      : [watch('tar', tarDone), watch('output', pipeline(tar.stdout!, counter, limiter, countWritten, destination))],
   );
   stderr.end();
   if (first) {
@@ -180,11 +192,27 @@ async function runThroughStream(args: string[], compressCommand: readonly string
     const text = first.tool === 'tar' ? stderr.diagnostics.toString() : first.tool === 'output' ? '' : compressStderr.toString();
     throw failure(options, first.tool, first.error, text);
   }
+  if (changed) options.onFilesChanged?.(stderr.diagnostics.toString());
   report(true);
   return { bytes: progress.bytes, writtenBytes, files: stderr.files, totals: stderr.totals ?? '' };
 }
 
+/**
+ * Waits for tar; resolves true when it exited 1 and the caller accepts changed files
+ * ({@link CreateTarOptions.onFilesChanged}), false on success; rejects on any other failure.
+ */
+async function tarExit(tar: Promise<unknown>, options: CreateTarOptions): Promise<boolean> {
+  try {
+    await tar;
+    return false;
+  } catch (error) {
+    const exitCode = (error as { exitCode?: unknown }).exitCode;
+    if (exitCode !== 1 || !options.onFilesChanged || options.signal?.aborted) throw error;
+    return true;
+  }
+}
+
 function failure(options: CreateTarOptions, tool: string, error: unknown, stderr: string): BpError {
   if (options.signal?.aborted) return new BpError('BP_ABORTED', 'Creating the tar archive was aborted.', { cause: error });
-  return toolError('BP_ARCHIVE_FAILED', tool, 'Creating the tar archive', error, stderr);
+  return toolError(error, { code: 'BP_ARCHIVE_FAILED', tool, what: 'Creating the tar archive', stderr });
 }

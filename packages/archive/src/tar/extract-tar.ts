@@ -1,13 +1,13 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { BpError } from '@bp/api';
+import { BpError, toolError } from '@bp/api';
+import { createRateLimitStream } from '@bp/api/rate-limit';
 import type { ResultPromise } from 'execa';
-import { StderrTail, toolError } from '../process/tool-error.js';
+import { StderrTail } from '../process/stderr-tail.js';
 import { spawnExtractor } from '../process/spawn-extractor.js';
-import type { IdMapping } from '../process/user-namespace.js';
+import type { IdMapEntry } from '../process/id-map.js';
 import { isClosedByReader } from '../stream/closed-by-reader.js';
-import { createRateLimitStream } from '../stream/rate-limit.js';
 import { compressionFromFileName, compressorFor, type TarCompression } from './compression.js';
 import { assertSafeScan, scanTarArchive } from './scan-tar.js';
 import { EXTRACT_TAR_FLAGS } from './tar-flags.js';
@@ -25,7 +25,7 @@ export interface ExtractTarOptions {
    * container's ids to these host ids (e.g. +100000). Owners, ACL entries and file capabilities
    * are shifted; device nodes cannot be created. `target` is chowned to the mapped root.
    */
-  idMapping?: IdMapping;
+  idMap?: readonly IdMapEntry[] | undefined;
   /** Accept character/block device members (privileged restores only); default false. */
   allowDevices?: boolean;
   /** Bytes per second read from the archive file; 0 = unlimited. */
@@ -65,7 +65,7 @@ export async function extractTarArchive(options: ExtractTarOptions): Promise<Ext
   const archive = options.bandwidthLimit ? undefined : await open(options.archive, 'r');
   let tar: ResultPromise;
   try {
-    ({ subprocess: tar } = await spawnExtractor('tar', args, options.target, options.idMapping, archive?.fd ?? 'pipe', processOptions));
+    ({ subprocess: tar } = await spawnExtractor('tar', args, options.target, options.idMap, archive?.fd ?? 'pipe', processOptions));
   } finally {
     await archive?.close();
   }
@@ -83,7 +83,7 @@ export async function extractTarArchive(options: ExtractTarOptions): Promise<Ext
   if (tarOutcome.status === 'rejected' || feedFailed) {
     const error = tarOutcome.status === 'rejected' ? tarOutcome.reason : (feedOutcome as PromiseRejectedResult).reason;
     if (options.signal?.aborted) throw new BpError('BP_ABORTED', 'Extracting the tar archive was aborted.', { cause: error });
-    throw toolError('BP_ARCHIVE_FAILED', 'tar', `Extracting ${options.archive}`, error, stderr.toString());
+    throw toolError(error, { code: 'BP_ARCHIVE_FAILED', tool: 'tar', what: `Extracting ${options.archive}`, stderr: stderr.toString() });
   }
   return { members: scan.members, ...(totals ? { totals } : {}) };
 }

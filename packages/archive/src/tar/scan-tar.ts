@@ -1,9 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { BpError } from '@bp/api';
+import { BpError, toolError } from '@bp/api';
 import { execa } from 'execa';
 import { extract, type Header } from 'tar-stream';
-import { StderrTail, toolError } from '../process/tool-error.js';
+import { StderrTail } from '../process/stderr-tail.js';
 import { compressorFor, type TarCompression } from './compression.js';
 import { normalizeMemberPath, unsafePathReason } from './member-path.js';
 
@@ -87,7 +87,7 @@ export async function scanTarArchive(path: string, options: ScanTarOptions): Pro
     }
   } catch (error) {
     if (BpError.isInstance(error)) throw error;
-    throw toolError('BP_ARCHIVE_UNSAFE', compressor.decompress[0] ?? 'tar-stream', `Reading the tar archive ${path}`, error, stderr.toString());
+    throw toolError(error, { code: 'BP_ARCHIVE_UNSAFE', tool: compressor.decompress[0] ?? 'tar-stream', what: `Reading the tar archive ${path}`, stderr: stderr.toString() });
   }
   return { members, unsafe };
 }

@@ -1,4 +1,4 @@
-import { StderrTail } from '../process/tool-error.js';
+import { StderrTail } from '../process/stderr-tail.js';
 
 /**
  * Sorts the stderr lines of `tar c -f - --totals [--verbose]`: member names (they start with

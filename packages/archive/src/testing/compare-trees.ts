@@ -6,6 +6,8 @@ export type TreeAspect =
   | 'mtime'
   | 'directory-mtime'
   | 'symlink-mtime'
+  /** mtimes of fifos, devices and sockets. */
+  | 'special-mtime'
   /** The root directory's mtime (pct restore extracts into an existing root and keeps its metadata). */
   | 'root-mtime'
   | 'owner'
@@ -91,6 +93,7 @@ function mtimeCompared(entry: EntrySnapshot, ignore: Set<TreeAspect>): boolean {
   if (ignore.has('mtime')) return false;
   if (entry.type === 'directory' && ignore.has('directory-mtime')) return false;
   if (entry.type === 'symlink' && ignore.has('symlink-mtime')) return false;
+  if (['fifo', 'character-device', 'block-device', 'socket'].includes(entry.type) && ignore.has('special-mtime')) return false;
   return true;
 }
 

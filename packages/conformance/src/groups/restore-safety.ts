@@ -1,6 +1,7 @@
 import { copyFile, open, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackupStorage, StorageSupports } from '@bp/api';
+import { hasQcow2Magic } from '@bp/nbd/qcow2';
 import { runVmBackup } from '../driver/vm-job.js';
 import { imageDifference } from '../fixtures/disk.js';
 import { FaultyDisk } from '../fixtures/faulty-disk.js';
@@ -21,9 +22,9 @@ async function qcow2Files(dir: string): Promise<string[]> {
     const path = join(entry.parentPath, entry.name);
     const handle = await open(path, 'r');
     const magic = Buffer.alloc(4);
-    await handle.read(magic, 0, 4, 0);
+    const { bytesRead } = await handle.read(magic, 0, 4, 0);
     await handle.close();
-    if (magic.toString('latin1') === 'QFI\u00fb') found.push(path);
+    if (hasQcow2Magic(magic.subarray(0, bytesRead))) found.push(path);
   }
   return found;
 }

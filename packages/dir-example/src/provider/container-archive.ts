@@ -1,44 +1,38 @@
 import { createWriteStream } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
-import { BpError, type ContainerBackupInfo, type ContainerFormat, type LogFunction } from '@bp/api';
-import { compileExclusions, CREATE_TAR_FLAGS, createSquashfsArchive } from '@bp/archive';
+import type { ContainerBackupInfo, ContainerFormat, LogFunction } from '@bp/api';
+import { type ArchiveProgress, compileExclusions, createSquashfsArchive, createTarArchive, type CreateTarResult, normalizeSources } from '@bp/archive';
 import { execa } from 'execa';
-import { throttleStream } from '../util/throttle.js';
-
-/** Sources as tar sees them: always `./...` (suspend mode passes `.`, spec H9). */
-export function normalizeSources(sources: readonly string[]): string[] {
-  return sources.map((source) => (source === '.' || source === './' ? './' : source.startsWith('./') ? source : `./${source.replace(/^\/+/, '')}`));
-}
 
 /**
- * Writes `archivePath` as a tar of `info.sources` relative to `info.directory`: one file system
- * per source, exclusions as vzdump (anchored at the container root with a leading `/`),
- * `lost+found` always excluded, paced to `info.bandwidthLimit` bytes/s.
+ * Writes `archivePath` as a tar of `info.sources` relative to `info.directory` with
+ * `@bp/archive`'s {@link createTarArchive}: one file system per source, exclusions as vzdump
+ * (anchored at the container root with a leading `/`), paced to `info.bandwidthLimit` bytes/s.
+ * Files that changed while being read (tar's exit status 1) leave a complete archive and a warning,
+ * as in vzdump.
  */
 export async function writeTarArchive(archivePath: string, info: ContainerBackupInfo, excludePatterns: readonly string[], log: LogFunction, signal?: AbortSignal): Promise<void> {
-  const exclusions = compileExclusions(excludePatterns);
-  const args = ['cpf', '-', '--totals', ...CREATE_TAR_FLAGS, ...exclusions.tarArguments, '--', ...normalizeSources(info.sources)];
-  const tar = execa('tar', args, { cwd: info.directory, stdin: 'ignore', buffer: { stdout: false, stderr: true }, reject: false, cancelSignal: signal });
+  const report = info.onProgress;
+  // A stream output: the data passes through this process, so progress counts bytes as they flow.
+  const output = createWriteStream(archivePath, { mode: 0o600 });
+  let result: CreateTarResult;
   try {
-    const report = info.onProgress;
-    const onPassed = report ? (bytesDone: number) => report({ bytesDone }) : undefined;
-    await pipeline(tar.stdout, throttleStream(info.bandwidthLimit ?? 0, onPassed), createWriteStream(archivePath, { mode: 0o600 }));
+    result = await createTarArchive({
+      directory: info.directory,
+      sources: info.sources,
+      exclude: excludePatterns,
+      output,
+      ...(info.bandwidthLimit ? { bandwidthLimit: info.bandwidthLimit } : {}),
+      ...(report ? { onProgress: (progress: ArchiveProgress) => report({ bytesDone: progress.bytes }) } : {}),
+      onFilesChanged: (diagnostics) => log('warn', `tar: ${diagnostics}`),
+      ...(signal ? { signal } : {}),
+    });
   } catch (error) {
-    tar.kill();
-    await tar.catch(() => undefined);
+    output.destroy();
     await rm(archivePath, { force: true });
-    throw new BpError('BP_ARCHIVE_FAILED', `writing ${archivePath} failed: ${(error as Error).message}; check free space on the storage`, { cause: error });
+    throw error;
   }
-  const result = await tar;
-  const stderr = String(result.stderr ?? '').trim();
-  // Exit code 1: files changed while being read; the archive is complete (vzdump accepts it too).
-  if (result.exitCode === 1) log('warn', `tar: ${stderr}`);
-  else if (result.exitCode !== 0) {
-    await rm(archivePath, { force: true });
-    throw new BpError('BP_ARCHIVE_FAILED', `tar failed (exit ${String(result.exitCode)}): ${stderr}`, { details: { args } });
-  }
-  for (const line of stderr.split('\n')) if (line.startsWith('Total bytes written')) log('info', line);
+  if (result.totals) log('info', result.totals);
 }
 
 /**
@@ -48,7 +42,7 @@ export async function writeTarArchive(archivePath: string, info: ContainerBackup
 export async function writeSquashfsArchive(archivePath: string, info: ContainerBackupInfo, excludePatterns: readonly string[], signal?: AbortSignal): Promise<void> {
   await createSquashfsArchive({
     directory: info.directory,
-    sources: normalizeSources(info.sources),
+    sources: info.sources,
     exclude: excludePatterns,
     output: archivePath,
     ...(info.bandwidthLimit ? { bandwidthLimit: info.bandwidthLimit } : {}),

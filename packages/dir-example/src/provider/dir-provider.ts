@@ -25,6 +25,7 @@ import {
   type VmDeviceSizes,
   type VmVolumes,
 } from '@bp/api';
+import { openVmVolumeSource } from '@bp/nbd';
 import { backupDirName, DEVICE_NAME, FILES, imageFileName, newArchiveName, parseName } from '../layout/index.js';
 import { validateBackingChain } from '../restore/backing-chain.js';
 import { closeSquashfsView, closeSquashfsViews, openSquashfsView } from '../restore/container-view.js';
@@ -39,7 +40,6 @@ import { removeAbandonedBackups } from '../storage/abandoned.js';
 import { withGuestLock } from '../state/guest-lock.js';
 import { exists, fsyncPath } from '../util/durable-fs.js';
 import { containerArchiveFile, recordAcls, writeSquashfsArchive, writeTarArchive } from './container-archive.js';
-import { fileHandleSource, openNbdSource } from './region-sources.js';
 import { discardBackup, publishBackup } from './publish.js';
 import { writeImage } from './write-image.js';
 import { planDevice } from './incremental-plan.js';
@@ -166,8 +166,7 @@ export class DirBackupProvider implements BackupProvider {
       const imagePath = join(partial, imageFileName(device));
       const differences = plan.differencesOnly ? { compared: 0, differing: 0 } : undefined;
       // Differences to the base are only exact when every byte is compared, holes included.
-      const sourceOptions = { wholeDisk: differences !== undefined };
-      const opened = volume.mechanism === 'nbd' ? await openNbdSource(volume, info.signal, sourceOptions) : fileHandleSource(volume, sourceOptions);
+      const opened = await openVmVolumeSource(volume, { wholeDisk: differences !== undefined, ...(info.signal ? { signal: info.signal } : {}) });
       try {
         this.log('info', `${device}: ${plan.describe}, mechanism ${volume.mechanism}`);
         const stats = await writeImage(opened, {

@@ -1,14 +1,13 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BpError, type BackupProgressFunction } from '@bp/api';
-import { copyRegions, createQcow2Target, openImageReader, type CopyProgress, type CopyStats, type CopyTarget, type Qcow2TargetOptions } from '@bp/nbd';
-import { readQcow2Header } from '../restore/qcow2-header.js';
+import { copyRegions, type CopyProgress, type CopyStats, type CopyTarget, type VolumeSource } from '@bp/nbd';
+import { createQcow2Target, openImageReader, qcow2ClusterSizeFits, readQcow2Header, type Qcow2TargetOptions } from '@bp/nbd/qcow2';
 import { FILES } from '../layout/index.js';
 import { fsyncPath, writeFileAtomic } from '../util/durable-fs.js';
 import { InlineChecksums } from '../verify/inline-checksums.js';
 import type { ManifestFile } from '../verify/manifest.js';
 import { differencesOnly, type DifferenceStats } from './differences-target.js';
-import type { OpenSource } from './region-sources.js';
 
 /** Options of {@link writeImage}. */
 export interface WriteImageOptions {
@@ -40,16 +39,13 @@ const MAX_CLUSTER_SIZE = 2 * 1024 * 1024;
  * up to 2 MiB whose metadata the writer can lay out for this disk size.
  */
 async function createImageTarget(options: Omit<Qcow2TargetOptions, 'clusterSize'>, firstClusterSize: number): Promise<CopyTarget> {
-  for (let clusterSize = firstClusterSize; ; clusterSize *= 2) {
-    try {
-      return await createQcow2Target({ ...options, clusterSize });
-    } catch (error) {
-      if (clusterSize >= MAX_CLUSTER_SIZE || !BpError.hasCode(error, 'BP_INVALID_ARGUMENT') || !/larger cluster size/.test((error as Error).message)) throw error;
-    }
-  }
+  let clusterSize = firstClusterSize;
+  while (clusterSize < MAX_CLUSTER_SIZE && !qcow2ClusterSizeFits(options.size, clusterSize)) clusterSize *= 2;
+  // At 2 MiB a size that still does not fit is refused by the writer with BP_INVALID_ARGUMENT.
+  return createQcow2Target({ ...options, clusterSize });
 }
 
-async function copyInto(source: OpenSource, target: CopyTarget, options: WriteImageOptions): Promise<CopyStats> {
+async function copyInto(source: VolumeSource, target: CopyTarget, options: WriteImageOptions): Promise<CopyStats> {
   try {
     return await copyRegions({
       source: source.source,
@@ -84,7 +80,7 @@ function progressReport(device: string, report: BackupProgressFunction): (progre
  * only part of a cluster is completed from the previous image's chain through a read-only qemu-nbd
  * that starts on the first such write only and is always stopped.
  */
-async function writeIncremental(source: OpenSource, backingFile: string, options: WriteImageOptions, checksums: InlineChecksums): Promise<CopyStats> {
+async function writeIncremental(source: VolumeSource, backingFile: string, options: WriteImageOptions, checksums: InlineChecksums): Promise<CopyStats> {
   const previous = resolve(dirname(options.imagePath), backingFile);
   const previousClusterSize = 2 ** (await readQcow2Header(previous)).clusterBits;
   // Format forced to qcow2 (never probed); qemu-nbd opens the whole backing chain read-only.
@@ -117,7 +113,7 @@ async function writeIncremental(source: OpenSource, backingFile: string, options
  * and stored next to the image for publication (see {@link InlineChecksums}). Flushes and fsyncs;
  * removes the file on failure.
  */
-export async function writeImage(source: OpenSource, options: WriteImageOptions): Promise<CopyStats> {
+export async function writeImage(source: VolumeSource, options: WriteImageOptions): Promise<CopyStats> {
   const checksums = new InlineChecksums();
   try {
     const stats =

@@ -1,8 +1,8 @@
 import { lstat, realpath } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BpError } from '@bp/api';
+import { readQcow2Header } from '@bp/nbd/qcow2';
 import { isBackupDirName } from '../layout/index.js';
-import { readQcow2Header } from './qcow2-header.js';
 
 /** Longest chain bp follows; a real chain is far shorter unless nothing was ever pruned. */
 export const MAX_CHAIN_DEPTH = 256;

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { QEMU_SERVER_ENV } from '@bp/nbd';
+import { QEMU_SERVER_ENV } from '@bp/nbd/qemu';
 import { runTool } from '../util/run-tool.js';
 import type { ChainLayer } from './backing-chain.js';
 

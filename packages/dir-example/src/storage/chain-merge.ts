@@ -1,8 +1,8 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BpError } from '@bp/api';
+import { readQcow2Header } from '@bp/nbd/qcow2';
 import { FAILED_SUFFIX, GUEST_FILES, PARTIAL_PREFIX } from '../layout/index.js';
-import { readQcow2Header } from '../restore/qcow2-header.js';
 import { validateBackingChain } from '../restore/backing-chain.js';
 import { isAbandoned, listPartialBackups } from '../state/backup-state.js';
 import { forgetPrevious } from '../state/previous-info.js';

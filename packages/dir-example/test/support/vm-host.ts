@@ -2,7 +2,8 @@ import { copyFile, mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BackupProvider, BitmapMode, DiskRegion, VmVolume } from '@bp/api';
-import { NbdClient, startQemuNbd } from '@bp/nbd';
+import { NbdClient } from '@bp/nbd';
+import { startQemuNbd } from '@bp/nbd/qemu';
 import { execa } from 'execa';
 
 /** The bitmap name PVE uses for storage `store`. */

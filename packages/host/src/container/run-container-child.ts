@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { BpError, ERROR_CODES, type BackupProgressFunction, type ErrorCode, type LogFunction } from '@bp/api';
-import { mappedRoot, usernsCommand, type IdMapEntry } from '../userns/index.js';
+import { execaInUserNamespace } from '@bp/archive';
+import { mappedRoot, type IdMapEntry } from '../userns/index.js';
 import type { ContainerChildMessage, ContainerChildRequest } from './child-protocol.js';
 
 /** Options of {@link runContainerBackupChild}. */
@@ -49,17 +49,19 @@ export async function runContainerBackupChild(options: RunContainerBackupChildOp
   signal?.throwIfAborted();
   const { uid } = mappedRoot(options.idMap);
   const command = childCommand();
-  const userns = await usernsCommand(options.idMap, [process.execPath, ...command.args]);
-  const child = spawn(userns.file, userns.args, {
+  const { subprocess: child } = await execaInUserNamespace(process.execPath, command.args, options.idMap, {
     cwd: command.cwd,
-    env: { ...command.env, PATH: userns.env.PATH, HOME: '/' },
-    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...command.env, HOME: '/' },
+    stdin: 'pipe',
+    buffer: false,
+    reject: false,
+    failureCode: 'BP_BACKUP_FAILED',
   });
 
   let failure: BpError | undefined;
   let done = false;
   const stderrTail: string[] = [];
-  const stdoutLines = createInterface({ input: child.stdout });
+  const stdoutLines = createInterface({ input: child.stdout! });
   stdoutLines.on('line', (line) => {
     let message: ContainerChildMessage;
     try {
@@ -75,7 +77,7 @@ export async function runContainerBackupChild(options: RunContainerBackupChildOp
       failure = new BpError(isErrorCode(message.code) ? message.code : 'BP_PROVIDER_FAILED', message.message, { details: { childCode: message.code } });
     }
   });
-  const stderrLines = createInterface({ input: child.stderr });
+  const stderrLines = createInterface({ input: child.stderr! });
   stderrLines.on('line', (line) => {
     stderrTail.push(line);
     if (stderrTail.length > 20) stderrTail.shift();
@@ -91,8 +93,8 @@ export async function runContainerBackupChild(options: RunContainerBackupChildOp
       child.once('error', (error) => resolve({ code: null, signal: null, error }));
       child.once('close', (code, exitSignal) => resolve({ code, signal: exitSignal }));
     });
-    child.stdin.on('error', () => {}); // the child may exit before reading everything; its exit says why
-    child.stdin.end(JSON.stringify(request));
+    child.stdin!.on('error', () => {}); // the child may exit before reading everything; its exit says why
+    child.stdin!.end(JSON.stringify(request));
     const result = await exit;
     if (signal?.aborted) throw new BpError('BP_ABORTED', `container backup of ${request.vmid} was aborted`, { cause: signal.reason });
     if (result.error) {
@@ -110,6 +112,5 @@ export async function runContainerBackupChild(options: RunContainerBackupChildOp
     signal?.removeEventListener('abort', onAbort);
     stdoutLines.close();
     stderrLines.close();
-    await userns.dispose();
   }
 }

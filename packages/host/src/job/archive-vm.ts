@@ -60,6 +60,7 @@ export async function archiveVm(ctx: GuestContext, spec: VmGuestSpec, guestConfi
   });
   let backupVmReturned = false;
   ctx.onCleanup(() => access.teardown(backupVmReturned));
+  // The one place the status line is written (the CLI reads it back from the task log).
   for (const [device, status] of Object.entries(access.bitmapStatus)) log.info(`${device}: dirty-bitmap status: ${status}`);
 
   const info: BackupVmInfo = {};

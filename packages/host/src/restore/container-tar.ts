@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BpError, type LogFunction } from '@bp/api';
-import { COMMON_TAR_FLAGS, compressionFromFileName, EXTRACT_TAR_FLAGS, isClosedByReader, scanTarArchive, type TarCompression } from '@bp/archive';
+import { BpError, type LogFunction, toolError } from '@bp/api';
+import { createRateLimitStream } from '@bp/api/rate-limit';
+import { COMMON_TAR_FLAGS, compressionFromFileName, EXTRACT_TAR_FLAGS, execaInUserNamespace, isClosedByReader, scanTarArchive, type TarCompression } from '@bp/archive';
 import { execa, type ExecaError } from 'execa';
-import { usernsCommand, type IdMapEntry } from '../userns/index.js';
-import { throttle } from './throttle.js';
+import type { IdMapEntry } from '../userns/index.js';
 
 
 const COMPRESSION: ReadonlyArray<[RegExp, string[]]> = [
@@ -27,11 +27,7 @@ export function decompressionFlags(path: string): string[] {
 }
 
 function tarError(error: unknown, what: string): BpError {
-  if (BpError.isInstance(error)) return error;
-  const e = error as Partial<ExecaError>;
-  if (e.isCanceled) return new BpError('BP_ABORTED', `${what} was aborted`, { cause: error });
-  const stderr = typeof e.stderr === 'string' ? e.stderr.trim() : '';
-  return new BpError('BP_ARCHIVE_FAILED', `${what} failed: ${stderr || (error instanceof Error ? error.message : String(error))}`, { cause: error });
+  return toolError(error, { code: 'BP_ARCHIVE_FAILED', tool: 'tar', what });
 }
 
 // `tar -tv` line: type+mode, owner/group, size (or major,minor), date, time, name.
@@ -111,14 +107,13 @@ export interface ExtractOptions {
  * owners land shifted and nothing can be written where the mapped root may not write.
  */
 export async function extractIntoRoot(options: ExtractOptions): Promise<void> {
-  const tarArgs = ['tar', 'xpf', '-', '--totals', ...EXTRACT_TAR_FLAGS, ...options.decompression, '-C', options.targetRoot];
-  const command = await usernsCommand(options.idMap, tarArgs);
+  const tarArgs = ['xpf', '-', '--totals', ...EXTRACT_TAR_FLAGS, ...options.decompression, '-C', options.targetRoot];
   let input: Readable | undefined;
   try {
-    const child = execa(command.file, command.args, { env: command.env, extendEnv: false, stdin: 'pipe', ...(options.signal ? { cancelSignal: options.signal } : {}) });
+    const { subprocess: child } = await execaInUserNamespace('tar', tarArgs, options.idMap, { stdin: 'pipe', ...(options.signal ? { cancelSignal: options.signal } : {}) });
     input = options.openInput();
     const feeding = options.bwlimitKiB
-      ? pipeline(input, throttle(options.bwlimitKiB * 1024, options.signal), child.stdin!)
+      ? pipeline(input, createRateLimitStream(options.bwlimitKiB * 1024, options.signal ? { signal: options.signal } : {}), child.stdin!)
       : pipeline(input, child.stdin!);
     const [fed, extracted] = await Promise.allSettled([feeding, child]);
     if (extracted.status === 'rejected') {
@@ -126,14 +121,13 @@ export async function extractIntoRoot(options: ExtractOptions): Promise<void> {
       if (!options.ignoreUnpackErrors || error.code === 'BP_ABORTED') throw error;
       options.log('warn', error.message);
     } else {
-      for (const line of extracted.value.stderr.split('\n')) if (line.trim() !== '') options.log('info', line);
+      for (const line of String(extracted.value.stderr).split('\n')) if (line.trim() !== '') options.log('info', line);
     }
     if (fed.status === 'rejected' && extracted.status === 'fulfilled' && !isClosedByReader(fed.reason)) {
       throw tarError(fed.reason, 'reading the container archive');
     }
   } finally {
     input?.destroy();
-    await command.dispose();
   }
 }
 

@@ -1,19 +1,9 @@
 import { stat } from 'node:fs/promises';
-import { BpError } from '@bp/api';
-import { execa, type ExecaError } from 'execa';
+import { BpError, toolError } from '@bp/api';
+import { execa } from 'execa';
 
 function qemuError(error: unknown, what: string): BpError {
-  if (BpError.isInstance(error)) return error;
-  const execaError = error as Partial<ExecaError>;
-  if (execaError.isCanceled) return new BpError('BP_ABORTED', `${what} was aborted`, { cause: error });
-  if ((execaError as { code?: string }).code === 'ENOENT') {
-    return new BpError('BP_MISSING_TOOLS', 'qemu-img is not installed; install qemu-utils', { cause: error });
-  }
-  const stderr = typeof execaError.stderr === 'string' ? execaError.stderr.trim() : '';
-  return new BpError('BP_QEMU_FAILED', `${what} failed: ${stderr || (error instanceof Error ? error.message : String(error))}`, {
-    cause: error,
-    details: { exitCode: execaError.exitCode },
-  });
+  return toolError(error, { code: 'BP_QEMU_FAILED', tool: 'qemu-img', what });
 }
 
 /** Creates an empty image of `sizeBytes` rounded up to KiB, as PVE allocates restore volumes (`ceil(size/1024)` KiB). */

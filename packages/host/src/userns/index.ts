@@ -1,2 +1,1 @@
-export { checkIdMap, DEFAULT_ID_MAP, idMapForShift, mappedRoot, type IdMapEntry } from './id-map.js';
-export { usernsCommand, type UsernsCommand } from './userns-command.js';
+export { checkIdMap, DEFAULT_ID_MAP, idMapForShift, mappedRoot, type IdMapEntry } from '@bp/archive';

@@ -1,5 +1,5 @@
 import { BpError } from '@bp/api';
-import type { QmpClient } from '@bp/nbd';
+import type { QmpClient } from '@bp/nbd/qemu';
 import { execa } from 'execa';
 import { deleteBlockNode, findBitmap } from './block-nodes.js';
 import { deleteExport, nbdUnixUri } from './nbd-exports.js';

@@ -1,5 +1,5 @@
 import { BpError } from '@bp/api';
-import type { QmpClient } from '@bp/nbd';
+import type { QmpClient } from '@bp/nbd/qemu';
 
 /** A dirty bitmap as `query-named-block-nodes` reports it. */
 export interface BitmapInfo {

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BpError } from '@bp/api';
-import type { QmpClient } from '@bp/nbd';
+import type { QmpClient } from '@bp/nbd/qemu';
 import { execa } from 'execa';
 import type { BitmapPlan } from './bitmap-plan.js';
 import { backgroundBitmapName, commitBitmap, createFullyDirtyBitmap, freezeActions, removeBitmapIfPresent, type TransactionAction } from './bitmaps.js';

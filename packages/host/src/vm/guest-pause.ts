@@ -1,4 +1,4 @@
-import type { QmpClient } from '@bp/nbd';
+import type { QmpClient } from '@bp/nbd/qemu';
 
 /**
  * Runs `action` with the guest's vCPUs stopped (QMP `stop` drains I/O), so that what it sets up

@@ -1,4 +1,4 @@
-import type { QmpClient } from '@bp/nbd';
+import type { QmpClient } from '@bp/nbd/qemu';
 import type { CleanupStack } from './cleanup-stack.js';
 
 /** libnbd's URI of an export on a Unix socket. */

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BpError, type BitmapIdentity } from '@bp/api';
 import { bitmapIdentityOf, bitmapNaming } from './bitmap-naming.js';
-import { QmpClient, startStorageDaemon } from '@bp/nbd';
+import { QmpClient, startStorageDaemon } from '@bp/nbd/qemu';
 import { deleteBlockNode, queryBlockNode } from './block-nodes.js';
 import { CleanupStack } from './cleanup-stack.js';
 import type { VmDevice } from './device-access.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { VmVolume, VmVolumes } from '@bp/api';
 import { BpError } from '@bp/api';
 import type { LogFunction } from '@bp/api';
-import type { QmpClient } from '@bp/nbd';
+import type { QmpClient } from '@bp/nbd/qemu';
 import { bitmapNameOf, bitmapNaming, newGeneration, storageBitmaps, type BitmapNaming } from './bitmap-naming.js';
 import { planBitmap, type BitmapPlan } from './bitmap-plan.js';
 import { queryBlockNode } from './block-nodes.js';
@@ -58,8 +58,8 @@ export async function setupSnapshotAccess(vm: VmContext, options: SetupAccessOpt
         accessNodes.set(disk.device, await setupDeviceAccess(context, disk, plan, names));
         modes.set(disk.device, plan.mode);
         bitmaps.set(disk.device, names);
+        // Reported once, in the job's task log (archive-vm), as vzdump does.
         bitmapStatus[disk.device] = plan.status;
-        vm.log('info', `${disk.device}: dirty-bitmap status: ${plan.status}`);
       }
     };
     // A running guest is paused across all disks: one point in time for the whole VM.

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { NbdVmVolume } from '@bp/api';
-import { startQemuSystem, type QemuSystem } from '@bp/nbd';
+import { startQemuSystem, type QemuSystem } from '@bp/nbd/qemu';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openVm, type OpenedVm } from '../../src/vm/index.js';
 import { KiB, MiB, createPatternImage, dirtyExtents, expectNoLeaks, readBytes, scratchDir, withPattern } from './support.js';

@@ -1,15 +1,13 @@
+import { parseByteSize } from '@bp/api/sizes';
 import { UsageError } from './io.js';
 
-const UNITS: Record<string, number> = { '': 1, B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+const UNITS: Record<string, number> = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
 
-/** Parses `4096`, `64K`, `1M`, `2G`, `1.5G`, `10MiB` into bytes. */
+/** Parses `4096`, `64K`, `1M`, `2G`, `1.5G`, `10MiB` into bytes (`@bp/api`'s {@link parseByteSize}). */
 export function parseSize(text: string, what: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(text.trim());
-  const unit = UNITS[(match?.[2] ?? '').toUpperCase()];
-  if (!match?.[1] || unit === undefined) throw new UsageError(`${what}: "${text}" is not a size (e.g. 4096, 64K, 1M, 2G)`);
-  const value = Math.round(Number(match[1]) * unit);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new UsageError(`${what}: "${text}" must be positive`);
-  return value;
+  return parseByteSize(text, (problem) =>
+    new UsageError(problem === 'malformed' ? `${what}: "${text}" is not a size (e.g. 4096, 64K, 1M, 2G)` : `${what}: "${text}" must be positive`),
+  );
 }
 
 /** Formats bytes with a binary unit (`1.5G`). */

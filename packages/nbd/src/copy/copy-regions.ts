@@ -1,7 +1,7 @@
 import { BpError } from '@bp/api/errors';
+import { BandwidthLimiter } from '@bp/api/rate-limit';
 import { NbdClient } from '../client/nbd-client.js';
 import type { Region } from '../extents/region.js';
-import { BandwidthLimiter } from './bandwidth-limiter.js';
 import { BufferPool } from './buffer-pool.js';
 import { nbdSource } from './nbd-source.js';
 import { progressReporter, type CopyProgress } from './progress-reporter.js';

@@ -13,3 +13,10 @@ export { createFileSource, type FileSource, type FileSourceOptions } from './fil
 export { createNbdTarget, type NbdTargetOptions } from './nbd-target.js';
 export { nbdSource } from './nbd-source.js';
 export { isAllZero } from './zeroes.js';
+export {
+  fileHandleVolumeSource,
+  openNbdVolumeSource,
+  openVmVolumeSource,
+  type VolumeSource,
+  type VolumeSourceOptions,
+} from './volume-source.js';

@@ -12,8 +12,15 @@ export const HEADER_LENGTH = 104;
 export const REFCOUNT_ORDER = 4;
 export const REFCOUNT_BYTES = 2;
 /** Header extension: backing file format name. */
-const EXT_BACKING_FORMAT = 0xe2792aca;
-const EXT_END = 0;
+export const EXT_BACKING_FORMAT = 0xe2792aca;
+/** Header extension: external data file name (bp never writes one; a restore refuses it). */
+export const EXT_DATA_FILE = 0x44415441;
+/** Header extension: full disk encryption (bp never writes one; a restore refuses it). */
+export const EXT_ENCRYPTION = 0x0537be77;
+/** End of the header extensions. */
+export const EXT_END = 0;
+/** Incompatible feature bit: the data lives in an external data file. */
+export const INCOMPAT_DATA_FILE = 1n << 2n;
 
 /** L1/L2 entry flag: the cluster is referenced exactly once (may be written in place). */
 export const FLAG_COPIED_HIGH = 0x80000000;

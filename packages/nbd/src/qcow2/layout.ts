@@ -54,3 +54,12 @@ export function planLayout(size: number, clusterSize: number): Qcow2Layout {
     firstFreeCluster: l1Cluster + l1Clusters,
   };
 }
+
+/**
+ * True when the direct qcow2 writer can lay out an image of `size` bytes with `clusterSize`-byte
+ * clusters (its fixed metadata fits the first half of the clusters it reserves); otherwise
+ * {@link createQcow2Target} refuses that cluster size and a larger one is needed.
+ */
+export function qcow2ClusterSizeFits(size: number, clusterSize: number): boolean {
+  return planLayout(size, clusterSize).firstFreeCluster <= clusterSize / 2;
+}

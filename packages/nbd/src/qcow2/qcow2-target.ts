@@ -5,7 +5,7 @@ import { ClusterLocks } from './cluster-locks.js';
 import { ClusterMap } from './cluster-map.js';
 import { encodeHeader } from './format.js';
 import { HostAllocator } from './host-allocator.js';
-import { planLayout, type Qcow2Layout } from './layout.js';
+import { planLayout, qcow2ClusterSizeFits, type Qcow2Layout } from './layout.js';
 import { DEFAULT_CLUSTER_SIZE, invalid, validateOptions, type Qcow2TargetOptions } from './options.js';
 import { pushSegment, type WriteSegment } from './segments.js';
 import { alignedZeroes } from '../io/aligned-memory.js';
@@ -34,7 +34,7 @@ export async function createQcow2Target(options: Qcow2TargetOptions): Promise<Qc
   const clusterSize = options.clusterSize ?? DEFAULT_CLUSTER_SIZE;
   validateOptions(options, clusterSize);
   const layout = planLayout(options.size, clusterSize);
-  if (layout.firstFreeCluster > clusterSize / 2) {
+  if (!qcow2ClusterSizeFits(options.size, clusterSize)) {
     throw invalid(`a ${String(options.size)}-byte image needs a larger cluster size than ${String(clusterSize)}`);
   }
   let file: FileHandle;

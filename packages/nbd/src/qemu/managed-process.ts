@@ -2,7 +2,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BpError } from '@bp/api/errors';
 import { execa, type ResultPromise } from 'execa';
 import { QEMU_SERVER_ENV } from './server-env.js';
-import { settlesWithin } from './settles-within.js';
 import { registerChild, unregisterChild } from './child-registry.js';
 import { createPrivateDir, removePrivateDir } from './private-dir.js';
 
@@ -57,8 +56,10 @@ export async function startManagedProcess(options: ManagedProcessOptions): Promi
       stderr: 'pipe',
       buffer: false,
       reject: false,
+      // execa kills the child when this process exits, and follows a SIGTERM with SIGKILL after the grace time.
       cleanup: true,
       env: QEMU_SERVER_ENV,
+      forceKillAfterDelay: STOP_GRACE_MS,
     });
   } catch (error) {
     await removePrivateDir(dir);
@@ -88,7 +89,6 @@ export async function startManagedProcess(options: ManagedProcessOptions): Promi
     stopping ??= (async () => {
       if (!exited) {
         child.kill('SIGTERM');
-        if (!(await settlesWithin(exitPromise, STOP_GRACE_MS))) child.kill('SIGKILL');
         await exitPromise;
       }
       await removePrivateDir(dir);

@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { execa, type ResultPromise } from 'execa';
+import { startManagedProcess } from '../../src/qemu/managed-process.js';
 
 /** A running nbdkit on a Unix socket. */
 export interface NbdkitServer {
@@ -10,23 +9,20 @@ export interface NbdkitServer {
   stop(): Promise<void>;
 }
 
-/** Starts nbdkit in the foreground with `args` (plugin, filters, parameters) on `dir/nbdkit.sock`. */
-export async function startNbdkit(dir: string, args: string[]): Promise<NbdkitServer> {
-  const socketPath = join(dir, 'nbdkit.sock');
-  const child: ResultPromise = execa('nbdkit', ['--foreground', '--exit-with-parent', '--unix', socketPath, ...args], { reject: false });
-  for (let i = 0; !existsSync(socketPath); i++) {
-    if (child.exitCode !== null || i > 600) {
-      child.kill('SIGKILL');
-      throw new Error(`nbdkit did not start: ${(await child).stderr}`);
-    }
-    await sleep(50);
-  }
-  return {
-    socketPath,
-    uri: `nbd+unix:///?socket=${socketPath}`,
-    async stop() {
-      child.kill('SIGTERM');
-      await child;
-    },
-  };
+const socketIn = (dir: string): string => join(dir, 'nbdkit.sock');
+
+/**
+ * Starts nbdkit in the foreground with `args` (plugin, filters, parameters) as a managed child
+ * (the package's one child-process machinery): its socket lives in a private directory that
+ * `stop()` removes; the server is stopped there, or when the test process exits.
+ */
+export async function startNbdkit(args: string[]): Promise<NbdkitServer> {
+  const managed = await startManagedProcess({
+    command: 'nbdkit',
+    dirPrefix: 'bp-nbdkit-',
+    args: (dir) => ['--foreground', '--exit-with-parent', '--unix', socketIn(dir), ...args],
+    isReady: (dir) => access(socketIn(dir)).then(() => true, () => false),
+    readyTimeoutMs: 30_000,
+  });
+  return { socketPath: socketIn(managed.dir), uri: `nbd+unix:///?socket=${socketIn(managed.dir)}`, stop: () => managed.stop() };
 }

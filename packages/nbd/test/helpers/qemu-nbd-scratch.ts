@@ -1,4 +1,4 @@
-import { startQemuNbd, type QemuNbdOptions, type QemuNbdServer } from '@bp/nbd';
+import { startQemuNbd, type QemuNbdOptions, type QemuNbdServer } from '@bp/nbd/qemu';
 import { afterEach, beforeEach } from 'vitest';
 import { makeTempDir } from './temp-dir.js';
 

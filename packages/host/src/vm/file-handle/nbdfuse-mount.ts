@@ -2,7 +2,7 @@ import { mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BpError } from '@bp/api';
-import { settlesWithin } from '@bp/nbd';
+import { settlesWithin } from '@bp/nbd/qemu';
 import { execa } from 'execa';
 
 const READY_TIMEOUT_MS = 60_000;
@@ -33,7 +33,9 @@ export async function mountNbdfuse(mountDir: string, fileName: string, uri: stri
     stdout: 'ignore',
     stderr: 'pipe',
     reject: false,
+    // Killed with this process; a SIGTERM is followed by SIGKILL after the grace time.
     cleanup: true,
+    forceKillAfterDelay: UNMOUNT_GRACE_MS,
   });
   let exited = false;
   const exit = child.then((result) => {
@@ -49,8 +51,6 @@ export async function mountNbdfuse(mountDir: string, fileName: string, uri: stri
         const gone = await settlesWithin(exit, UNMOUNT_GRACE_MS);
         if (!gone) {
           child.kill('SIGTERM');
-          const stopped = await settlesWithin(exit, UNMOUNT_GRACE_MS);
-          if (!stopped) child.kill('SIGKILL');
           await exit;
           // A killed nbdfuse leaves a dead mount ("transport endpoint is not connected").
           await execa('fusermount3', ['-u', '-z', '-q', mountDir], { reject: false });

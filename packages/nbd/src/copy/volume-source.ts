@@ -1,5 +1,8 @@
-import { BpError, type FileHandleVmVolume, type NbdVmVolume } from '@bp/api';
-import { allocatedRegions, dirtyBitmapContext, dirtyRegions, NbdClient, wholeRegion, type CopySource, type Region } from '@bp/nbd';
+import type { FileHandleVmVolume, NbdVmVolume, VmVolume } from '@bp/api';
+import { BpError } from '@bp/api/errors';
+import { NbdClient } from '../client/index.js';
+import { allocatedRegions, dirtyBitmapContext, dirtyRegions, wholeRegion, type Region } from '../extents/index.js';
+import type { CopySource } from './source.js';
 
 /** The NBD metadata context of the allocation map (holes and zeroes). */
 const ALLOCATION = 'base:allocation';
@@ -9,17 +12,19 @@ function usesBitmap(volume: { bitmapMode: string }): boolean {
   return volume.bitmapMode === 'reuse';
 }
 
-/** How a source is read. */
-export interface SourceOptions {
+/** How a VM volume is read. */
+export interface VolumeSourceOptions {
   /**
    * Read every byte, holes included, even where the host announces less. Needed when the target
    * is an overlay that stores only differences: a hole not read would show the base's data.
    */
   wholeDisk?: boolean;
+  /** Aborts connecting and reading the allocation map (mechanism `nbd`). */
+  signal?: AbortSignal;
 }
 
-/** The snapshot access of one device, ready for the copy engine. */
-export interface OpenSource {
+/** The snapshot access of one device, ready for {@link copyRegions}. */
+export interface VolumeSource {
   source: CopySource | NbdClient;
   /** Regions to read, ascending; reading outside them fails on a PVE export. */
   regions: AsyncIterable<Region>;
@@ -29,11 +34,24 @@ export interface OpenSource {
 }
 
 /**
+ * Opens the snapshot access a host passed to `backupVm` for one device as a copy source with the
+ * regions to read: the glue every provider writes between `@bp/api`'s {@link VmVolume} and the
+ * copy engine. Close it when done.
+ *
+ * @throws BpError `BP_INVALID_ARGUMENT` for a reused bitmap without a name, `BP_NBD_UNSUPPORTED`
+ *   when the export lacks the announced bitmap.
+ */
+export async function openVmVolumeSource(volume: VmVolume, options: VolumeSourceOptions = {}): Promise<VolumeSource> {
+  return volume.mechanism === 'nbd' ? openNbdVolumeSource(volume, options) : fileHandleVolumeSource(volume, options);
+}
+
+/**
  * Mechanism `nbd`: connects to QEMU's export. With a reused bitmap only its dirty extents are
  * read; otherwise (a full image) the export's `base:allocation` map, where offered, skips holes
  * and zeroes, which the new image leaves unallocated.
  */
-export async function openNbdSource(volume: NbdVmVolume, signal?: AbortSignal, options: SourceOptions = {}): Promise<OpenSource> {
+export async function openNbdVolumeSource(volume: NbdVmVolume, options: VolumeSourceOptions = {}): Promise<VolumeSource> {
+  const { signal } = options;
   const bitmap = usesBitmap(volume) ? volume.bitmapName : undefined;
   if (usesBitmap(volume) && bitmap === undefined) {
     throw new BpError('BP_INVALID_ARGUMENT', `device ${volume.exportName} reuses a bitmap but names none; the host must pass bitmapName with bitmapMode 'reuse'`);
@@ -60,7 +78,7 @@ export async function openNbdSource(volume: NbdVmVolume, signal?: AbortSignal, o
  * holes. Without a reused bitmap the image is full and starts as zeroes, so a host may announce
  * only what holds data (bp's host does; PVE announces `(0, size)`): unannounced ranges stay zero.
  */
-export function fileHandleSource(volume: FileHandleVmVolume, options: SourceOptions = {}): OpenSource {
+export function fileHandleVolumeSource(volume: FileHandleVmVolume, options: VolumeSourceOptions = {}): VolumeSource {
   const source: CopySource = {
     size: volume.size,
     async read(offset, length, buffer) {

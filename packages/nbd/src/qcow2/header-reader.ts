@@ -1,17 +1,16 @@
 import { open } from 'node:fs/promises';
-import { BpError } from '@bp/api';
+import { BpError } from '@bp/api/errors';
+import { EXT_BACKING_FORMAT, EXT_DATA_FILE, EXT_ENCRYPTION, EXT_END, INCOMPAT_DATA_FILE, MAX_BACKING_NAME_BYTES, QCOW2_MAGIC } from './format.js';
 
-const QCOW2_MAGIC = 0x514649fb;
-const EXT_END = 0;
-const EXT_BACKING_FORMAT = 0xe2792aca;
-const EXT_DATA_FILE = 0x44415441;
-const EXT_ENCRYPTION = 0x0537be77;
-const INCOMPAT_DATA_FILE = 1n << 2n;
 /** Headers plus extensions fit in the first cluster; 64 KiB is the smallest sane bound. */
 const HEADER_READ_BYTES = 65_536;
-const MAX_BACKING_NAME = 1023;
 
-/** What bp needs from a qcow2 header, read without letting QEMU open anything. */
+/** True when `bytes` (the start of a file) carry the qcow2 magic `QFI\xfb`. */
+export function hasQcow2Magic(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && Buffer.from(bytes.buffer, bytes.byteOffset, 4).readUInt32BE(0) === QCOW2_MAGIC;
+}
+
+/** What bp needs from a qcow2 header ({@link readQcow2Header}), read without letting QEMU open anything. */
 export interface Qcow2Header {
   version: number;
   virtualSize: number;
@@ -25,14 +24,16 @@ export interface Qcow2Header {
 }
 
 function unsafeImage(path: string, why: string): BpError {
-  return new BpError('BP_UNSAFE_IMAGE', `refusing image ${path}: ${why}; only qcow2 images written by this storage can be restored`, {
+  return new BpError('BP_UNSAFE_IMAGE', `refusing image ${path}: ${why}; only plain qcow2 images (as bp writes them) are opened`, {
     details: { path, why },
   });
 }
 
 /**
  * Reads a qcow2 header and its extensions directly (never through QEMU, which would open the
- * backing file it names). Throws BP_UNSAFE_IMAGE when the file is not a well-formed qcow2.
+ * backing file it names): the check a restore runs before trusting a stored image.
+ *
+ * @throws BpError `BP_UNSAFE_IMAGE` when the file is not a well-formed qcow2 v2/v3 header.
  */
 export async function readQcow2Header(path: string): Promise<Qcow2Header> {
   const handle = await open(path, 'r');
@@ -45,7 +46,7 @@ export async function readQcow2Header(path: string): Promise<Qcow2Header> {
   } finally {
     await handle.close();
   }
-  if (buffer.length < 72 || buffer.readUInt32BE(0) !== QCOW2_MAGIC) throw unsafeImage(path, 'it is not a qcow2 image');
+  if (buffer.length < 72 || !hasQcow2Magic(buffer)) throw unsafeImage(path, 'it is not a qcow2 image');
   const version = buffer.readUInt32BE(4);
   if (version !== 2 && version !== 3) throw unsafeImage(path, `unsupported qcow2 version ${version}`);
   const backingOffset = Number(buffer.readBigUInt64BE(8));
@@ -64,7 +65,7 @@ export async function readQcow2Header(path: string): Promise<Qcow2Header> {
   }
   const header: Qcow2Header = { version, virtualSize, clusterBits, unsafe };
   if (backingOffset !== 0) {
-    if (backingSize === 0 || backingSize > MAX_BACKING_NAME || backingOffset + backingSize > buffer.length) {
+    if (backingSize === 0 || backingSize > MAX_BACKING_NAME_BYTES || backingOffset + backingSize > buffer.length) {
       throw unsafeImage(path, 'its backing file name is malformed');
     }
     header.backingFile = buffer.subarray(backingOffset, backingOffset + backingSize).toString('utf8');

@@ -22,7 +22,7 @@ describe('BandwidthLimiter', () => {
     [1024 * 1024, 64 * 1024],
   ])('keeps %d B/s within ±5 %% over 10 s with %d-byte requests', async (rate, request) => {
     const clock = simulatedClock();
-    const limiter = new BandwidthLimiter(rate, request, clock);
+    const limiter = new BandwidthLimiter(rate, request, { clock });
     const start = clock.now();
     let sent = 0;
     while (clock.now() - start < 10_000) {
@@ -36,7 +36,7 @@ describe('BandwidthLimiter', () => {
 
   test('idle time earns at most one burst of credit', async () => {
     const clock = simulatedClock();
-    const limiter = new BandwidthLimiter(1000, 100, clock);
+    const limiter = new BandwidthLimiter(1000, 100, { clock });
     clock.advance(60_000);
     const before = clock.now();
     for (let i = 0; i < 11; i++) await limiter.take(100);
