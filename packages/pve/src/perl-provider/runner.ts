@@ -79,6 +79,9 @@ export class PerlRunner {
   private readonly tail: string[] = [];
   private exitReason: string | undefined;
   private readonly exited: Promise<void>;
+  // Whether the process and its socket keep Node's event loop alive (only while calls run);
+  // switched only on changes, since unref() on a socket that is still connecting queues a listener.
+  private referenced = true;
   /** False once the process exited or was killed; the owner starts a new one. */
   alive = true;
 
@@ -139,6 +142,8 @@ export class PerlRunner {
 
   // Idle runners must not keep Node alive (the CLI exits; the runner sees its end close).
   private idle(): void {
+    if (!this.referenced) return;
+    this.referenced = false;
     this.child.unref();
     this.socket.unref();
     (this.child.stdout as Socket | null)?.unref?.();
@@ -146,6 +151,8 @@ export class PerlRunner {
   }
 
   private busy(): void {
+    if (this.referenced) return;
+    this.referenced = true;
     this.child.ref();
     this.socket.ref();
   }

@@ -334,7 +334,12 @@ sub main {
     if (!$loaded) {
         my $err = $@;
         $err =~ s/\s+\z//;
-        $err = "BP_INVALID_CONFIG: cannot load Perl module $opts{module}: $err" if $err !~ /^BP_[A-Z0-9_]+: /;
+        $err =~ s/ \(\@INC (?:contains|entries checked): [^)]*\)//;
+        if ($err !~ /^BP_[A-Z0-9_]+: /) {
+            my $missing = $err =~ /^Can't locate \Q$file\E in \@INC/;
+            my $hint = $missing ? '; give the directory that holds it with --include' : '';
+            $err = ($missing ? 'BP_NOT_FOUND' : 'BP_INVALID_CONFIG') . ": cannot load Perl module $opts{module}: $err$hint";
+        }
         local $CURRENT = $self;
         while (defined(my $message = BP::PVE::Bridge::_read($self->{conn}))) {
             next if !defined($message->{id}) || !defined($message->{method});
