@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { BpError, CURRENT_SPECIFICATION_VERSION, defineStoragePlugin, type BackupProvider, type BackupStoragePlugin, type LogFunction, type StorageSupports } from '@bp/api';
 import { z } from 'zod';
+import { BitmapGuard, storageInstanceOf } from './bitmap-guard.js';
 import { absoluteIncludes, describePerlPlugin, supportsOf, type PerlPluginDescription } from './describe.js';
 import * as from from './from-perl.js';
 import { PerlRunner, callOnce, type RunnerCallOptions, type RunnerSpec } from './runner.js';
@@ -129,6 +130,8 @@ function pluginOf(spec: PerlProviderSpec, description: PerlPluginDescription | u
     set.add(runner);
   };
   const keyOf = (config: PerlStorageConfig): string => JSON.stringify(scfgOf(type, config));
+  // One guard per storage instance, shared by its provider objects (one per job or entry point).
+  const guards = new Map<string, BitmapGuard>();
 
   const base = defineStoragePlugin<PerlStorageConfig>({
     specificationVersion: CURRENT_SPECIFICATION_VERSION,
@@ -139,6 +142,10 @@ function pluginOf(spec: PerlProviderSpec, description: PerlPluginDescription | u
     open(storeId, config) {
       const scfg = scfgOf(type, config);
       const key = keyOf(config);
+      const instance = storageInstanceOf(type, storeId, scfg);
+      let guard = guards.get(instance);
+      if (!guard) guards.set(instance, (guard = new BitmapGuard(instance)));
+      const bitmapGuard = guard;
       let storageRunner: PerlRunner | undefined;
       const volnames = new Map<string, ReturnType<typeof from.parsedVolnameOf>>();
       const method = (name: string): string => `${spec.module}->${name}`;
@@ -193,7 +200,7 @@ function pluginOf(spec: PerlProviderSpec, description: PerlPluginDescription | u
               },
             }
           : {}),
-        newBackupProvider: (log) => perlBackupProvider(runnerSpec, storeId, scfg, log, (runner) => track(key, runner)),
+        newBackupProvider: (log) => perlBackupProvider(runnerSpec, storeId, scfg, log, (runner) => track(key, runner), bitmapGuard),
       };
     },
   });
@@ -203,10 +210,12 @@ function pluginOf(spec: PerlProviderSpec, description: PerlPluginDescription | u
     description,
     spec,
     open(storeId, config) {
-      const storage = base.open(storeId, { ...spec.config, ...config });
+      const merged = { ...spec.config, ...config };
+      const storage = base.open(storeId, merged);
+      const instance = storageInstanceOf(type, storeId, scfgOf(type, merged));
       // The config carries the spec, so the container backup child (which re-imports the plugin
       // from moduleRef and opens the storage from its config) loads the same Perl provider.
-      return { ...storage, plugin, config: { ...storage.config, [PERL_SPEC_KEY]: spec } };
+      return { ...storage, plugin, config: { ...storage.config, [PERL_SPEC_KEY]: spec }, storageInstanceId: async () => instance };
     },
     async close(config) {
       const keys = config === undefined ? [...runners.keys()] : [keyOf({ ...spec.config, ...config })];
@@ -238,7 +247,7 @@ function keepToPerl(keep: string | Record<string, number | boolean>): Record<str
  * its own, on the first call. If the runner died (timeout, crash), the next call builds a fresh
  * one, as the PVE bridge does.
  */
-function perlBackupProvider(spec: RunnerSpec, storeId: string, scfg: Record<string, unknown>, log: LogFunction, track: (runner: PerlRunner) => void): BackupProvider {
+function perlBackupProvider(spec: RunnerSpec, storeId: string, scfg: Record<string, unknown>, log: LogFunction, track: (runner: PerlRunner) => void, guard: BitmapGuard): BackupProvider {
   let runner: PerlRunner | undefined;
   const call = async (name: string, args: unknown[], extra: RunnerCallOptions = {}): Promise<unknown> => {
     if (!runner?.alive) {
@@ -270,15 +279,25 @@ function perlBackupProvider(spec: RunnerSpec, storeId: string, scfg: Record<stri
     jobInit: async (startTime) => void (await call('job_init', [startTime])),
     jobCleanup: async () => void (await call('job_cleanup', [])),
     backupInit: async (vmid, vmtype, startTime) => from.archiveNameOf(m('backup_init'), await call('backup_init', [vmid, vmtype, startTime])),
-    backupCleanup: async (vmid, vmtype, success, info) =>
-      from.cleanupResultOf(m('backup_cleanup'), await call('backup_cleanup', [vmid, vmtype ?? null, success ? 1 : 0, info.error === undefined ? {} : { error: info.error }])),
+    backupCleanup: async (vmid, vmtype, success, info) => {
+      let committed = false;
+      try {
+        const result = from.cleanupResultOf(m('backup_cleanup'), await call('backup_cleanup', [vmid, vmtype ?? null, success ? 1 : 0, info.error === undefined ? {} : { error: info.error }]));
+        committed = success;
+        return result;
+      } finally {
+        guard.cleanup(vmid, committed);
+      }
+    },
     backupGetMechanism: async (vmid, vmtype) => from.mechanismOf(m('backup_get_mechanism'), await call('backup_get_mechanism', [vmid, vmtype])),
     backupHandleLogFile: async (vmid, filename) => void (await call('backup_handle_log_file', [vmid, filename])),
-    backupVmQueryIncremental: async (vmid, devices) => from.incrementalOf(m('backup_vm_query_incremental'), await call('backup_vm_query_incremental', [vmid, deviceSizesToPerl(devices)])),
+    backupVmQueryIncremental: async (vmid, devices) =>
+      guard.check(vmid, devices, from.incrementalOf(m('backup_vm_query_incremental'), await call('backup_vm_query_incremental', [vmid, deviceSizesToPerl(devices)])), log),
     backupVm: (vmid, guestConfig, volumes, info) =>
       withAbort(info.signal, async () => {
         const perl = vmVolumesToPerl(volumes);
         await call('backup_vm', [vmid, guestConfig, perl.volumes, vmInfoToPerl(info)], { requests: perl.requests });
+        guard.stored(vmid, volumes);
       }),
     backupContainerPrepare: async (vmid, info) => void (await call('backup_container_prepare', [vmid, containerInfoToPerl(info)])),
     backupContainer: async (vmid, guestConfig, excludePatterns, info) => void (await call('backup_container', [vmid, guestConfig, [...excludePatterns], containerInfoToPerl(info)])),

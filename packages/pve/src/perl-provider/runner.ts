@@ -116,6 +116,8 @@ export class PerlRunner {
     readLines(this.socket, (message) => this.onMessage(message), (line) => this.remember(`(not JSON) ${line}`));
     for (const stream of [this.child.stdout, this.child.stderr]) {
       if (!stream) continue;
+      // Output never keeps Node alive; the protocol socket does while a call runs.
+      (stream as Socket).unref?.();
       createInterface({ input: stream }).on('line', (line) => {
         this.remember(line);
         // What the provider prints (STDOUT is redirected to STDERR) goes to the running call's log.
@@ -146,8 +148,6 @@ export class PerlRunner {
     this.referenced = false;
     this.child.unref();
     this.socket.unref();
-    (this.child.stdout as Socket | null)?.unref?.();
-    (this.child.stderr as Socket | null)?.unref?.();
   }
 
   private busy(): void {
