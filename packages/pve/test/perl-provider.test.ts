@@ -107,6 +107,7 @@ const picked = new Set([
   'storage.undeclared-refused',
   'vm.full-round-trip',
   'vm.incremental-generations',
+  'vm.discard-after-read',
   'vm.base-deleted',
   'container.mapped-uid',
   'safety.hostile-volnames',
