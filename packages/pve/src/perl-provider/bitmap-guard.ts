@@ -39,7 +39,7 @@ export class BitmapGuard {
       const identity = devices[device]?.bitmap;
       if (answer !== 'use' || identity === undefined) continue;
       const recorded = this.committed.get(this.key(vmid, device));
-      if (identity !== null && identity.usable && recorded === identity.generation) continue;
+      if (identity?.usable && recorded === identity.generation) continue;
       checked[device] = 'new';
       log('info', `${device}: full backup instead of the Perl provider's 'use': the dirty bitmap ${identity ? `of generation ${identity.generation}` : '(none)'} does not continue from its last backup`);
     }

@@ -48,7 +48,7 @@ export function vmVolumesToPerl(volumes: VmVolumes): { volumes: Record<string, R
   }
   const fileVolume = (stream: unknown) => {
     const volume = volumes[String(stream)];
-    if (!volume || volume.mechanism !== 'file-handle') throw new Error(`no file-handle volume '${String(stream)}' in this backup_vm call`);
+    if (volume?.mechanism !== 'file-handle') throw new Error(`no file-handle volume '${String(stream)}' in this backup_vm call`);
     return volume;
   };
   const requests: Record<string, RunnerRequestHandler> = {
