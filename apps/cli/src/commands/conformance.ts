@@ -5,6 +5,7 @@ import { absolutePath, parseCount, stringValue, stringValues } from '../args/val
 import { runKit, type ScenarioOutcome } from '../conformance/run-kit.js';
 import { usageError } from '../errors/usage-error.js';
 import { formatDuration } from '../output/format.js';
+import type { ConformanceJson } from '../output/json-types.js';
 import { renderTable } from '../output/table.js';
 
 /** `--config key=value` pairs as a storage config (values stay strings, as storage.cfg holds them). */
@@ -72,7 +73,7 @@ export const conformanceCommand: CommandSpec = {
     const failed = outcomes.filter((outcome) => outcome.status === 'fail').length;
     const passed = outcomes.filter((outcome) => outcome.status === 'pass').length;
     const skipped = outcomes.length - failed - passed;
-    const json = { module, include, type: plugin.spec.type, supports: plugin.supports, passed, failed, skipped, scenarios: outcomes };
+    const json: ConformanceJson = { module, include, type: plugin.spec.type, supports: { ...plugin.supports }, passed, failed, skipped, scenarios: outcomes };
     const table = renderTable(
       [
         { header: 'RESULT', value: (row: ScenarioOutcome) => row.status.toUpperCase() },
