@@ -247,11 +247,16 @@ function keepToPerl(keep: string | Record<string, number | boolean>): Record<str
  * its own, on the first call. If the runner died (timeout, crash), the next call builds a fresh
  * one, as the PVE bridge does.
  */
+// A provider object nobody holds any more ends its runner (PVE drops its object after the entry point).
+const abandoned = new FinalizationRegistry<{ runner?: PerlRunner }>((holder) => void holder.runner?.close());
+
 function perlBackupProvider(spec: RunnerSpec, storeId: string, scfg: Record<string, unknown>, log: LogFunction, track: (runner: PerlRunner) => void, guard: BitmapGuard): BackupProvider {
+  const holder: { runner?: PerlRunner } = {};
   let runner: PerlRunner | undefined;
   const call = async (name: string, args: unknown[], extra: RunnerCallOptions = {}): Promise<unknown> => {
     if (!runner?.alive) {
       runner = new PerlRunner(spec, `a provider of storage '${storeId}' (${spec.module})`);
+      holder.runner = runner;
       track(runner);
       await runner.hello();
       await runner.call('job.open', { storeid: storeId, scfg }, { log });
@@ -273,7 +278,7 @@ function perlBackupProvider(spec: RunnerSpec, storeId: string, scfg: Record<stri
       signal.removeEventListener('abort', onAbort);
     }
   };
-  return {
+  const provider: BackupProvider = {
     specificationVersion: CURRENT_SPECIFICATION_VERSION,
     providerName: async () => String(await call('provider_name', [])),
     jobInit: async (startTime) => void (await call('job_init', [startTime])),
@@ -315,4 +320,6 @@ function perlBackupProvider(spec: RunnerSpec, storeId: string, scfg: Record<stri
     restoreContainerInit: async (volname) => from.containerInitOf(m('restore_container_init'), await call('restore_container_init', [volname, storeId, {}])),
     restoreContainerCleanup: async (volname) => void (await call('restore_container_cleanup', [volname, storeId, {}])),
   };
+  abandoned.register(provider, holder);
+  return provider;
 }
