@@ -323,6 +323,10 @@ sub main {
     }
     binmode($in);
     binmode($out);
+    # Commands the provider runs must not inherit the protocol descriptors.
+    for my $fh ($in, $out) {
+        fcntl($fh, Fcntl::F_SETFD(), Fcntl::FD_CLOEXEC()) or die "bp-perl-runner: close-on-exec: $!\n";
+    }
     # The provider's prints must never reach the protocol: STDOUT becomes a copy of STDERR.
     open(STDOUT, '>&', \*STDERR) or die "bp-perl-runner: cannot redirect STDOUT: $!\n";
     STDERR->autoflush(1);
