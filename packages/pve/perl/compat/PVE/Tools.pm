@@ -201,7 +201,7 @@ sub run_fork_with_timeout {
             waitpid($pid, 0);
             die "got timeout\n";
         }
-        last if !$select->can_read($wait);
+        next if !$select->can_read($wait);    # the deadline check above ends it
         my $got = sysread($r, my $chunk, 65536);
         last if !$got;
         $data .= $chunk;
