@@ -2,7 +2,7 @@
 // PVE's Perl API) driven through the Perl runner: the conformance kit passes it, each
 // deliberately broken variant fails the scenario aimed at it with a message naming the broken
 // behaviour, and the runner survives a provider that dies, hangs or prints to STDOUT.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { LogLevel } from '@bp/api';
 import { allGroups, runScenario, scenarioById, testScenarioGroups, type ScenarioGroup } from '@bp/conformance';
@@ -39,8 +39,12 @@ describe('the Perl runner survives its provider', () => {
     try {
       const job = storage.newBackupProvider(() => {});
       const started = Date.now();
-      await expect(job.jobInit(1_700_000_000)).rejects.toMatchObject({ code: 'BP_TIMEOUT', message: expect.stringMatching(/provider\.job_init did not return within 1500 ms; the runner \(pid \d+\) was killed/) });
+      const error = (await job.jobInit(1_700_000_000).catch((caught: unknown) => caught)) as Error & { code?: string };
+      expect(error).toMatchObject({ code: 'BP_TIMEOUT', message: expect.stringMatching(/provider\.job_init did not return within 1500 ms; the runner \(pid \d+\) was killed/) });
       expect(Date.now() - started).toBeLessThan(10_000);
+      // The hung runner is gone (its process group was killed).
+      const pid = Number(/pid (\d+)/.exec(error.message)?.[1]);
+      await expect.poll(() => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z '), { timeout: 5000 }).toBe(false);
       expect(await job.providerName()).toBe('bp perl test provider');
     } finally {
       await cleanup();
