@@ -68,8 +68,11 @@ describe('the Perl runner survives its provider', () => {
     }
   });
 
-  test('a module that does not load is refused with BP_INVALID_CONFIG and perl\'s reason', () => {
-    expect(() => perlProvider({ module: 'PVE::Storage::Custom::NoSuchPlugin', include })).toThrow(/BP_INVALID_CONFIG|cannot load Perl module PVE::Storage::Custom::NoSuchPlugin/);
+  test("a module that cannot be found, or is no backup provider, is refused with perl's reason", () => {
+    expect(() => perlProvider({ module: 'PVE::Storage::Custom::NoSuchPlugin', include })).toThrow(
+      expect.objectContaining({ code: 'BP_NOT_FOUND', message: expect.stringMatching(/cannot load Perl module PVE::Storage::Custom::NoSuchPlugin: Can't locate .*--include/) }),
+    );
+    expect(() => perlProvider({ module: 'PVE::Storage::Plugin', include })).toThrow(expect.objectContaining({ code: 'BP_INVALID_CONFIG' }));
   });
 });
 

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { BpError, CURRENT_SPECIFICATION_VERSION, type BackupStoragePlugin, type StorageSupports } from '@bp/api';
 import { z } from 'zod';
 import { PERL_SPEC_KEY, perlProviderFromSpec, type PerlProviderSpec, type PerlStorageConfig } from './perl-provider.js';
@@ -22,7 +23,7 @@ export const perlProviderPlugin: BackupStoragePlugin<PerlStorageConfig> = {
   type: 'bp-perl-provider',
   configSchema: z.record(z.string(), z.unknown()) as z.ZodType<PerlStorageConfig, unknown>,
   supports: noSupports,
-  moduleRef: { module: import.meta.url.endsWith('.ts') ? new URL(import.meta.url).pathname : new URL('./perl-provider-ref.js', import.meta.url).pathname, exportName: 'perlProviderPlugin' },
+  moduleRef: { module: fileURLToPath(import.meta.url.endsWith('.ts') ? import.meta.url : new URL('./perl-provider-ref.js', import.meta.url)), exportName: 'perlProviderPlugin' },
   open(storeId, config) {
     return perlProviderFromSpec(specOf(config)).open(storeId, config);
   },

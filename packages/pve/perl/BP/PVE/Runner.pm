@@ -228,8 +228,8 @@ sub describe {
     }
     return {
         module => $module,
-        type => $module->can('type') ? $module->type() : undef,
-        api => $module->can('api') ? $module->api() : undef,
+        type => scalar(eval { $module->type() }),
+        api => scalar(eval { $module->api() }),
         features => ref($plugindata) eq 'HASH' ? ($plugindata->{features} // {}) : {},
         properties => \%props,
         methods => \%own,
@@ -242,7 +242,7 @@ sub dispatch {
     if ($method eq 'bp.hello') {
         die "BP_BRIDGE_PROTOCOL: the Node side speaks protocol " . ($params->{protocol} // '?') . ", this runner $BP::PVE::Bridge::PROTOCOL\n"
             if ($params->{protocol} // '') ne $BP::PVE::Bridge::PROTOCOL;
-        my $type = $self->{module}->can('type') ? $self->{module}->type() : undef;
+        my $type = eval { $self->{module}->type() };
         return { protocol => $BP::PVE::Bridge::PROTOCOL + 0, role => 'runner', type => $type, pid => $$ };
     }
     return $self->describe() if $method eq 'runner.describe';
