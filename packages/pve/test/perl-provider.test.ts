@@ -103,8 +103,9 @@ describe('the kit fails each broken Perl variant, naming the broken behaviour', 
 // generations with file-handle (a reused bitmap's regions over regions.next), a base removed
 // behind the provider's back and a disk copy with an older bitmap generation with nbd (nbdinfo's
 // dirty map; the copy is caught only by the wrapper's bitmap guard, since PVE's API cannot tell a
-// Perl provider the generation). Left out: bandwidth scenarios (this test provider does not
-// throttle) and the remaining VM scenarios, which repeat the same runner paths.
+// Perl provider the generation). Left out: the bandwidth scenarios (seconds of waiting by design,
+// no further runner path) and the remaining VM scenarios, which repeat the same runner paths;
+// `bp conformance` without --scenario runs them all (see README, Performance).
 const picked = new Set([
   'factory.declaration',
   'factory.variants',
