@@ -10,6 +10,7 @@ import { createSandbox, type BpSandbox } from './helpers/run-bp.js';
 // directory redirected into the sandbox with BP_PVE_PERL_DIR), the installed modules load with
 // the PVE stand-ins of @bp/pve's Perl tests and answer a storage call through the bridge.
 const standIns = fileURLToPath(new URL('../../../packages/pve/t/lib', import.meta.url));
+const compat = fileURLToPath(new URL('../../../packages/pve/perl/compat', import.meta.url));
 const storageModule = 'PVE/Storage/Custom/BpDirPlugin.pm';
 const providerModule = 'PVE/BackupProvider/Plugin/BpDir.pm';
 const deb = '/tmp/libpve-storage-bp-dir-perl_0.1.0-1_all.deb';
@@ -37,7 +38,7 @@ async function examples(command: string): Promise<string[][]> {
 }
 
 function perl(dir: string, code: string): Promise<{ stdout: string; stderr: string; exitCode?: number }> {
-  return execa('perl', ['-I', dir, '-I', standIns, '-e', code], { reject: false, env: { BP_PVE_RUN_DIR: join(bp.root, 'run') } });
+  return execa('perl', ['-I', dir, '-I', standIns, '-I', compat, '-e', code], { reject: false, env: { BP_PVE_RUN_DIR: join(bp.root, 'run') } });
 }
 
 describe('bp pve', () => {

@@ -39,7 +39,7 @@ const dir = dirExamplePlugin.open('d1', dirExamplePlugin.configSchema.parse({ pa
 await inProcess('in-process status (dir-example, no bridge)', calls, () => dir.status());
 await inProcess('in-process list_volumes (dir-example, no bridge)', calls, () => dir.listVolumes());
 
-const perl = spawnSync('perl', ['-I', join(scratch, 'perl5'), '-I', join(root, 't/lib'), join(root, 'bench/call-overhead.pl'), store, String(calls)], {
+const perl = spawnSync('perl', ['-I', join(scratch, 'perl5'), '-I', join(root, 't/lib'), '-I', join(root, 'perl/compat'), join(root, 'bench/call-overhead.pl'), store, String(calls)], {
   encoding: 'utf8',
   env: { ...process.env, BP_PVE_RUN_DIR: join(scratch, 'run') },
 });

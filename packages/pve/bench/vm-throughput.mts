@@ -49,7 +49,7 @@ function bridge(mechanism: 'nbd' | 'file-handle', vmid: number): number {
   mkdirSync(store);
   const work = join(scratch, `w-${mechanism}`);
   mkdirSync(work);
-  const result = spawnSync('perl', ['-I', join(scratch, 'perl5'), '-I', join(root, 't/lib'), join(root, 'bench/vm-throughput.pl'), store, image, mechanism, String(vmid), work], {
+  const result = spawnSync('perl', ['-I', join(scratch, 'perl5'), '-I', join(root, 't/lib'), '-I', join(root, 'perl/compat'), join(root, 'bench/vm-throughput.pl'), store, image, mechanism, String(vmid), work], {
     encoding: 'utf8',
     env: { ...process.env, BP_PVE_RUN_DIR: runDir },
   });

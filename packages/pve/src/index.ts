@@ -7,3 +7,7 @@ export type { BridgeConfig } from './generate/bridge-config.js';
 export { loadPlugin, type ModuleRef } from './server/load-plugin.js';
 export { describeConfigSchema, type ConfigProperty } from './translate/config-schema.js';
 export { configFromScfg } from './translate/scfg.js';
+export { perlProvider, perlProviderFromSpec, DEFAULT_PERL_TIMEOUT_MS, PERL_SPEC_KEY, type PerlProviderOptions, type PerlProviderSpec, type PerlStorageConfig, type PerlStoragePlugin } from './perl-provider/perl-provider.js';
+export { perlProviderFactory, type PerlProviderFactoryOptions, type PerlProviderVariant } from './perl-provider/factory.js';
+export { describePerlPlugin, supportsOf, type PerlPluginDescription } from './perl-provider/describe.js';
+export { runnerScript } from './perl-provider/runner.js';

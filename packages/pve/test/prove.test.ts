@@ -60,7 +60,7 @@ afterAll(() => {
 describe(`prove t/ (Node side from ${fromBuild ? 'the build' : 'sources'})`, () => {
   it.each(tests)('%s', (name) => {
     const runDir = mkdtempSync(join(scratch, `run-${name}-`));
-    const result = spawnSync('prove', ['-I', perlDir, '-I', join(packageRoot, 't/lib'), join('t', name)], {
+    const result = spawnSync('prove', ['-I', perlDir, '-I', join(packageRoot, 't/lib'), '-I', join(packageRoot, 'perl/compat'), join('t', name)], {
       cwd: packageRoot,
       encoding: 'utf8',
       env: { ...process.env, BP_PVE_RUN_DIR: runDir, BP_PVE_TEST_SCRATCH: scratch, TSX_TSCONFIG_PATH: sourcesTsconfig() },

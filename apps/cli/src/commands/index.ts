@@ -1,6 +1,7 @@
 import type { CommandSpec } from '../args/command-spec.js';
 import { backupCtCommand } from './backup-ct.js';
 import { backupVmCommand } from './backup-vm.js';
+import { conformanceCommand } from './conformance.js';
 import { deleteCommand } from './delete.js';
 import { demoCommand } from '../demo/demo-command.js';
 import { helpCommand } from './help.js';
@@ -45,6 +46,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   pveUninstallCommand,
   pvePackageCommand,
   newProviderCommand,
+  conformanceCommand,
   demoCommand,
   helpCommand(() => COMMANDS),
 ];

@@ -214,3 +214,30 @@ export interface DemoJson {
 }
 
 export type { ErrorJson } from '../errors/report-error.js';
+
+/** One scenario (one variant of it) of `bp conformance`. */
+export interface ConformanceScenarioJson {
+  id: string;
+  group: string;
+  title: string;
+  /** `nbd`, `file-handle`, `tar`, `squashfs`, or '' for scenarios that run once. */
+  variant: string;
+  status: 'pass' | 'fail' | 'skip';
+  /** Why it failed (the broken behaviour) or was skipped. */
+  reason?: string;
+  durationMs: number;
+}
+
+/** `bp conformance --perl-module <name>`. */
+export interface ConformanceJson {
+  module: string;
+  include: string[];
+  /** The plugin's storage type. */
+  type: string;
+  /** What the kit read from the Perl module (StorageSupports of @bp/api). */
+  supports: Record<string, unknown>;
+  passed: number;
+  failed: number;
+  skipped: number;
+  scenarios: ConformanceScenarioJson[];
+}

@@ -1,7 +1,8 @@
 package PVE::BackupProvider::Plugin::Base;
 
-# STAND-IN, not Proxmox code, written from the spec (pve-backup-provider.md, sections 0 and 1):
-# the base class of backup providers, whose every method must be implemented by the subclass.
+# COMPATIBILITY LAYER, not Proxmox code, written from the spec (pve-backup-provider.md,
+# sections 0 and 1): the base class of backup providers, whose every method must be implemented
+# by the subclass.
 
 use strict;
 use warnings;
