@@ -10,6 +10,7 @@ const heavySuites = [
   'packages/conformance/test/readme-example.test.ts',
   'packages/pve/test/prove.test.ts',
   'tooling/test/fresh-clone.test.ts',
+  'packages/pve/test/perl-provider.test.ts',
   'apps/cli/test/incremental-trust.test.ts',
   'apps/cli/test/files.test.ts',
   'tooling/test/dev-commands.test.ts',
