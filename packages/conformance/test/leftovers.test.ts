@@ -3,7 +3,7 @@
 import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { dirExamplePlugin } from '@bp/dir-example';
-import { runScenario, scenarioById, type ProviderVariant } from '../src/index.js';
+import { runScenario, scenarioById, type ProviderVariant, type Scenario } from '../src/index.js';
 import { descendantProcesses, mountsUnder } from '../src/kit/leftovers.js';
 import { dirExampleFactory } from './support/dir-factory.js';
 
@@ -45,4 +45,36 @@ describe('a kit run leaves no temp files, mounts or processes behind', () => {
       expect(after, `${id} left processes`).toEqual([]);
     });
   }
+});
+
+// A provider that starts a helper with --daemonize / setsid: the helper is reparented to init, so
+// only its command line (naming the scenario's temp directory) ties it to the scenario. Found as
+// qemu-storage-daemon FUSE views of a broken provider, each spinning at a quarter of a core after
+// their mounts were removed.
+test('a helper that detached from the kit (reparented to init) is reported and killed', async () => {
+  const { execa } = await import('execa');
+  const { readFile, writeFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  let helperPid = 0;
+  const detaching: Scenario = {
+    id: 'test.detached-helper',
+    title: 'starts a detached helper',
+    kind: 'storage',
+    axis: 'none',
+    async run() {
+      const file = join(process.env.TMPDIR ?? '/tmp', 'watched file');
+      await writeFile(file, '');
+      // setsid -f forks and exits: the tail is orphaned like a daemon.
+      await execa('setsid', ['-f', 'tail', '-f', file], { stdio: 'ignore' });
+      for (let tries = 0; tries < 50 && helperPid === 0; tries++) {
+        helperPid = Number((await execa('pgrep', ['-f', '-n', `tail -f ${file}`], { reject: false })).stdout.trim() || 0);
+        if (helperPid === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+  };
+  await expect(runScenario(detaching, { expect, factory: dirExampleFactory(), supports: dirExamplePlugin.supports })).rejects.toThrow(/processes tail \(pid \d+\)/);
+  expect(helperPid).toBeGreaterThan(0);
+  // Killed: gone, or a zombie waiting for init to reap it.
+  const state = await readFile(`/proc/${helperPid}/stat`, 'utf8').then((stat) => stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)).catch(() => 'gone');
+  expect(['gone', 'Z']).toContain(state);
 });

@@ -26,6 +26,33 @@ export async function descendantProcesses(): Promise<Map<number, string>> {
   return found;
 }
 
+/**
+ * Processes anywhere on the machine whose command line names a path at or below `dir`. A helper
+ * that daemonized (qemu-storage-daemon --daemonize, setsid) is reparented to init and escapes
+ * {@link descendantProcesses}; one started for a scenario still names the scenario's directory.
+ */
+export async function processesNaming(dir: string): Promise<Map<number, string>> {
+  const found = new Map<number, string>();
+  for (const name of await readdir('/proc').catch(() => [])) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    const args = (await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (!args.some((arg) => arg === dir || arg.includes(`${dir}/`))) continue;
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => undefined);
+    if (stat === undefined) continue;
+    const close = stat.lastIndexOf(')');
+    if (stat.slice(close + 2).startsWith('Z')) continue;
+    found.set(Number(name), stat.slice(stat.indexOf('(') + 1, close));
+  }
+  return found;
+}
+
+/** Processes started since `before`: descendants of this one and any process naming `dir`. */
+async function newProcesses(dir: string, before: ReadonlyMap<number, string>): Promise<Map<number, string>> {
+  const all = new Map([...(await descendantProcesses()), ...(await processesNaming(dir))]);
+  for (const pid of before.keys()) all.delete(pid);
+  return all;
+}
+
 /** Mount points at or below `dir` (from /proc/self/mountinfo). */
 export async function mountsUnder(dir: string): Promise<string[]> {
   const info = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
@@ -56,7 +83,7 @@ export function isClean(leftovers: Leftovers): boolean {
 export async function findLeftovers(tmp: string, scratch: string, before: ReadonlyMap<number, string>, ignore: ReadonlySet<string> = new Set(), graceMs = 3000): Promise<Leftovers> {
   const deadline = Date.now() + graceMs;
   for (;;) {
-    const processes = [...(await descendantProcesses())].filter(([pid]) => !before.has(pid)).map(([pid, comm]) => `${comm} (pid ${pid})`);
+    const processes = [...(await newProcesses(scratch, before))].map(([pid, comm]) => `${comm} (pid ${pid})`);
     const mounts = await mountsUnder(scratch);
     if ((processes.length === 0 && mounts.length === 0) || Date.now() > deadline) {
       const files = (await readdir(tmp).catch(() => [])).filter((name) => !ignore.has(name)).sort();
@@ -66,18 +93,20 @@ export async function findLeftovers(tmp: string, scratch: string, before: Readon
   }
 }
 
-/** Removes leftovers the kit found, so one failing scenario does not spoil the machine. */
+/**
+ * Removes leftovers the kit found, so one failing scenario does not spoil the machine: processes
+ * first (a FUSE server whose mount went away underneath it may spin forever), then mounts.
+ */
 export async function removeLeftovers(scratch: string, before: ReadonlyMap<number, string>): Promise<void> {
-  for (const point of (await mountsUnder(scratch)).reverse()) {
-    const fuse = await execa('fusermount3', ['-u', '-z', point], { reject: false });
-    if (fuse.exitCode !== 0) await execa('umount', ['-l', point], { reject: false });
-  }
-  for (const [pid] of await descendantProcesses()) {
-    if (before.has(pid)) continue;
+  for (const [pid] of await newProcesses(scratch, before)) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
       // already gone
     }
+  }
+  for (const point of (await mountsUnder(scratch)).reverse()) {
+    const fuse = await execa('fusermount3', ['-u', '-z', point], { reject: false });
+    if (fuse.exitCode !== 0) await execa('umount', ['-l', point], { reject: false });
   }
 }
