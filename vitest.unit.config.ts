@@ -10,9 +10,10 @@ import { workspaceAliases } from './tooling/vitest.shared.ts';
  */
 export const UNIT_INCLUDE = ['packages/api/{src,test}/**/*.test.ts', '{packages,apps}/*/src/**/*.test.ts', '{packages,apps,tooling}/**/*.unit.test.ts'];
 
-/** Colocated tests that start QEMU or qemu-nbd, or read a build: they run in `npm test` only. */
+/** Tests the include picks that start processes (QEMU, qemu-nbd, tools) or read a build: `npm test` only. */
 export const UNIT_EXCLUDE = [
   'packages/api/src/errors/errors-entry.test.ts',
+  'packages/api/test/tool-error.test.ts',
   'packages/nbd/src/qcow2/qcow2-target.test.ts',
   'packages/nbd/src/qemu/qemu-nbd.test.ts',
   'packages/nbd/src/qemu/qmp-process.test.ts',

@@ -224,3 +224,22 @@ describe('copyRegions', () => {
     await Promise.all([source.close(), target.close()]);
   });
 });
+
+test('a low bandwidth limit is kept from the start: no burst of a whole request', async () => {
+  const dir = await makeTempDir();
+  try {
+    const sourcePath = join(dir.path, 'limited.raw');
+    await writeFile(sourcePath, randomBytes(3 * MiB));
+    const source = await createFileSource(sourcePath);
+    const target = await createFileTarget(join(dir.path, 'limited-copy.raw'), { size: source.size });
+    const rate = 2 * MiB;
+    const started = performance.now();
+    await copyRegions({ source, target, regions: [{ offset: 0, length: source.size }], bandwidthLimit: rate });
+    const elapsed = performance.now() - started;
+    await Promise.all([source.close(), target.close()]);
+    // 3 MiB at 2 MiB/s is 1.5 s; at most a quarter second of it may come as an initial burst.
+    expect(elapsed).toBeGreaterThanOrEqual(1250 - 20);
+  } finally {
+    await dir.remove();
+  }
+});

@@ -121,7 +121,9 @@ describe('mechanism file-handle (nbdfuse)', () => {
     expect(filled).toBeGreaterThanOrEqual(empty + 2 * MiB);
 
     await volume.discard(4 * MiB, 4 * MiB);
-    expect(await fleecingAllocation(scratch.workDir)).toBeLessThanOrEqual(filled - 2 * MiB);
+    // The 2 MiB of moved data are freed; QEMU may still write a block of metadata (seen: 4 KiB)
+    // after `filled` was measured, so one cluster of slack.
+    expect(await fleecingAllocation(scratch.workDir)).toBeLessThanOrEqual(filled - 2 * MiB + 64 * KiB);
     // Discarded data is gone from the snapshot: reading it fails, the rest is still there.
     await expect(readHandle(volume, 4 * MiB, 64 * KiB)).rejects.toThrow();
     expect((await readHandle(volume, 0, MiB)).every((byte) => byte === 0x10)).toBe(true);

@@ -79,13 +79,21 @@ function checkPositive(name: string, value: number | undefined, fallback: number
  * @throws BpError `BP_ABORTED` when `signal` fires, the source's or target's error otherwise;
  *   in-flight requests have settled before it rejects.
  */
+/**
+ * The copy's limiter: a burst of one request, but never more than a quarter second of the limit —
+ * with a low limit a whole 2 MiB request up front would be a second of unlimited copying.
+ */
+function limiterFor(rate: number, requestSize: number): BandwidthLimiter {
+  return new BandwidthLimiter(rate, Math.min(requestSize, rate / 4));
+}
+
 export async function copyRegions(options: CopyRegionsOptions): Promise<CopyStats> {
   const requestSize = checkPositive('requestSize', options.requestSize, DEFAULT_REQUEST_SIZE);
   const inFlight = checkPositive('inFlight', options.inFlight, DEFAULT_IN_FLIGHT);
   const source = options.source instanceof NbdClient ? nbdSource(options.source) : options.source;
   const { target, signal } = options;
   const detectZeroes = options.detectZeroes ?? true;
-  const limiter = options.bandwidthLimit === undefined ? undefined : new BandwidthLimiter(checkPositive('bandwidthLimit', options.bandwidthLimit, 0), requestSize);
+  const limiter = options.bandwidthLimit === undefined ? undefined : limiterFor(checkPositive('bandwidthLimit', options.bandwidthLimit, 0), requestSize);
   const pool = new BufferPool(inFlight, requestSize);
   const started = performance.now();
   const stats: CopyStats = { bytes: 0, bytesRead: 0, bytesWritten: 0, bytesZeroed: 0, bytesSkipped: 0, bytesDiscarded: 0, discardStopped: false, durationMs: 0 };

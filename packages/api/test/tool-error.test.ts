@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { BpError } from './bp-error.js';
-import { toolError } from './tool-error.js';
+import { BpError } from '../src/errors/bp-error.js';
+import { toolError } from '../src/errors/tool-error.js';
 
 const options = { code: 'BP_QEMU_FAILED', tool: 'sh', what: 'Running the probe' } as const;
 

@@ -2,9 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { createQcow2Target } from '../qcow2/qcow2-target.js';
-import { readImageBytes, useScratchDir } from '../qemu/test-support.js';
-import { allocateAligned, alignedZeroes, isDirectIoReady } from './aligned-memory.js';
+import { createQcow2Target } from '../src/qcow2/qcow2-target.js';
+import { readImageBytes, useScratchDir } from '../src/qemu/test-support.js';
+import { allocateAligned, alignedZeroes, isDirectIoReady } from '../src/io/aligned-memory.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
