@@ -7,10 +7,10 @@ export interface ScenarioOutcome {
   id: string;
   group: string;
   title: string;
-  /** `[nbd]`, `[tar]` ... or '' for scenarios that run once. */
+  /** `nbd`, `file-handle`, `tar`, `squashfs`, or '' for scenarios that run once. */
   variant: string;
   status: 'pass' | 'fail' | 'skip';
-  /** Why it failed or was skipped. */
+  /** Why it failed (the broken behaviour) or was skipped. */
   reason?: string;
   durationMs: number;
 }

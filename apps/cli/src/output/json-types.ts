@@ -1,4 +1,5 @@
 import type { FullReason } from '@bp/api';
+import type { ScenarioOutcome } from '../conformance/run-kit.js';
 /**
  * The `--json` documents of every command. Each command prints exactly one of these on stdout;
  * a failure prints {@link ErrorJson} instead. Times are ISO 8601 UTC, sizes bytes.
@@ -216,17 +217,7 @@ export interface DemoJson {
 export type { ErrorJson } from '../errors/report-error.js';
 
 /** One scenario (one variant of it) of `bp conformance`. */
-export interface ConformanceScenarioJson {
-  id: string;
-  group: string;
-  title: string;
-  /** `nbd`, `file-handle`, `tar`, `squashfs`, or '' for scenarios that run once. */
-  variant: string;
-  status: 'pass' | 'fail' | 'skip';
-  /** Why it failed (the broken behaviour) or was skipped. */
-  reason?: string;
-  durationMs: number;
-}
+export type ConformanceScenarioJson = ScenarioOutcome;
 
 /** `bp conformance --perl-module <name>`. */
 export interface ConformanceJson {
