@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dirExamplePlugin } from '@bp/dir-example';
 import { generatePerlModules, installPerlModules } from '@bp/pve';
+import { medianAndP99, timeCalls } from './call-timing.mts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'bp-pve-bench-'));
@@ -22,18 +23,9 @@ await installPerlModules(
 
 const calls = 2000;
 const rows: string[] = [];
-function inProcess(name: string, count: number, run: () => Promise<unknown>): Promise<void> {
-  return (async () => {
-    for (let i = 0; i < 3; i += 1) await run();
-    const ms: number[] = [];
-    for (let i = 0; i < count; i += 1) {
-      const start = process.hrtime.bigint();
-      await run();
-      ms.push(Number(process.hrtime.bigint() - start) / 1e6);
-    }
-    ms.sort((a, b) => a - b);
-    rows.push(`${name}\t${count}\t${ms[Math.floor((ms.length - 1) / 2)]!.toFixed(3)}\t${ms[Math.floor((ms.length - 1) * 0.99)]!.toFixed(3)}`);
-  })();
+async function inProcess(name: string, count: number, run: () => Promise<unknown>): Promise<void> {
+  const [median, p99] = medianAndP99(await timeCalls(count, run));
+  rows.push(`${name}\t${count}\t${median}\t${p99}`);
 }
 const dir = dirExamplePlugin.open('d1', dirExamplePlugin.configSchema.parse({ path: store }));
 await inProcess('in-process status (dir-example, no bridge)', calls, () => dir.status());

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { perlProvider } from '@bp/pve';
+import { medianAndP99, timeCalls } from './call-timing.mts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const include = join(root, 'test/fixtures/perl');
@@ -18,19 +19,12 @@ const calls = 2000;
 const rows: string[] = [];
 
 function summary(name: string, ms: number[]): void {
-  ms.sort((a, b) => a - b);
-  rows.push(`| ${name} | ${ms.length} | ${ms[Math.floor((ms.length - 1) / 2)]!.toFixed(3)} | ${ms[Math.floor((ms.length - 1) * 0.99)]!.toFixed(3)} |`);
+  const [median, p99] = medianAndP99([...ms].sort((a, b) => a - b));
+  rows.push(`| ${name} | ${ms.length} | ${median} | ${p99} |`);
 }
 
 async function timed(name: string, count: number, run: () => unknown): Promise<void> {
-  for (let i = 0; i < 3; i += 1) await run();
-  const ms: number[] = [];
-  for (let i = 0; i < count; i += 1) {
-    const start = process.hrtime.bigint();
-    await run();
-    ms.push(Number(process.hrtime.bigint() - start) / 1e6);
-  }
-  summary(name, ms);
+  summary(name, await timeCalls(count, run));
 }
 
 // The peer: the same methods called by Perl in-process, timed by Perl.

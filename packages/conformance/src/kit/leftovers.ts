@@ -1,9 +1,15 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 
-/** Live processes below this one: pid -> command name. */
-export async function descendantProcesses(): Promise<Map<number, string>> {
-  const parents = new Map<number, { ppid: number; comm: string }>();
+/** A running (not zombie) process: its parent and command name. */
+interface LiveProcess {
+  ppid: number;
+  comm: string;
+}
+
+/** One pass over /proc: every running process by pid. */
+async function liveProcesses(): Promise<Map<number, LiveProcess>> {
+  const live = new Map<number, LiveProcess>();
   for (const name of await readdir('/proc').catch(() => [])) {
     if (!/^\d+$/.test(name)) continue;
     const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => undefined);
@@ -12,11 +18,15 @@ export async function descendantProcesses(): Promise<Map<number, string>> {
     const close = stat.lastIndexOf(')');
     const fields = stat.slice(close + 2).split(' ');
     if (fields[0] === 'Z') continue; // exited, waiting to be reaped: nothing left running
-    parents.set(Number(name), { ppid: Number(fields[1]), comm: stat.slice(stat.indexOf('(') + 1, close) });
+    live.set(Number(name), { ppid: Number(fields[1]), comm: stat.slice(stat.indexOf('(') + 1, close) });
   }
+  return live;
+}
+
+function descendantsIn(live: ReadonlyMap<number, LiveProcess>): Map<number, string> {
   const found = new Map<number, string>();
-  for (const [pid, { comm }] of parents) {
-    for (let ancestor = parents.get(pid)?.ppid; ancestor !== undefined && ancestor > 1; ancestor = parents.get(ancestor)?.ppid) {
+  for (const [pid, { comm }] of live) {
+    for (let ancestor = live.get(pid)?.ppid; ancestor !== undefined && ancestor > 1; ancestor = live.get(ancestor)?.ppid) {
       if (ancestor === process.pid) {
         found.set(pid, comm);
         break;
@@ -27,28 +37,29 @@ export async function descendantProcesses(): Promise<Map<number, string>> {
 }
 
 /**
- * Processes anywhere on the machine whose command line names a path at or below `dir`. A helper
- * that daemonized (qemu-storage-daemon --daemonize, setsid) is reparented to init and escapes
+ * Processes whose command line names a path at or below `dir`. A helper that daemonized
+ * (qemu-storage-daemon --daemonize, setsid) is reparented to init and escapes
  * {@link descendantProcesses}; one started for a scenario still names the scenario's directory.
  */
-export async function processesNaming(dir: string): Promise<Map<number, string>> {
+async function namingIn(live: ReadonlyMap<number, LiveProcess>, dir: string): Promise<Map<number, string>> {
   const found = new Map<number, string>();
-  for (const name of await readdir('/proc').catch(() => [])) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    const args = (await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    if (!args.some((arg) => arg === dir || arg.includes(`${dir}/`))) continue;
-    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => undefined);
-    if (stat === undefined) continue;
-    const close = stat.lastIndexOf(')');
-    if (stat.slice(close + 2).startsWith('Z')) continue;
-    found.set(Number(name), stat.slice(stat.indexOf('(') + 1, close));
+  for (const [pid, { comm }] of live) {
+    if (pid === process.pid) continue;
+    const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (args.some((arg) => arg === dir || arg.includes(`${dir}/`))) found.set(pid, comm);
   }
   return found;
 }
 
+/** Live processes below this one: pid -> command name. */
+export async function descendantProcesses(): Promise<Map<number, string>> {
+  return descendantsIn(await liveProcesses());
+}
+
 /** Processes started since `before`: descendants of this one and any process naming `dir`. */
 async function newProcesses(dir: string, before: ReadonlyMap<number, string>): Promise<Map<number, string>> {
-  const all = new Map([...(await descendantProcesses()), ...(await processesNaming(dir))]);
+  const live = await liveProcesses();
+  const all = new Map([...descendantsIn(live), ...(await namingIn(live, dir))]);
   for (const pid of before.keys()) all.delete(pid);
   return all;
 }
