@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { writeAll } from '../qcow2/segments.js';
 import { DIRECT_IO_ALIGNMENT, isDirectIoReady } from './aligned-memory.js';
+import { writeAll } from './write-all.js';
 
 /** Bytes that took each path; read by benchmarks and tests. */
 export interface WritePathStats {
