@@ -176,10 +176,14 @@ class Qcow2Writer implements Qcow2Target {
     return this.closed;
   }
 
-  /** One pwritev, announced to `onFileWrite` first (synchronously, in issue order). */
+  /**
+   * One pwritev, announced to `onFileWrite` right after it was issued (synchronously, in issue
+   * order): an observer that hashes the bytes then does so while the kernel writes them.
+   */
   private writeFile(buffers: Uint8Array[], position: number): Promise<void> {
+    const written = this.writes.write(buffers, position);
     this.options.onFileWrite?.(position, buffers);
-    return this.writes.write(buffers, position);
+    return written;
   }
 
   /** Runs an operation, registering it synchronously so flush() and close() wait for it. */
