@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BackupStorage } from '@bp/api';
+import { startQemuNbd, type QemuNbdServer } from '@bp/nbd/qemu';
 import { restoreVm, runBackupJob, type VmGuestSpec } from '../src/index.js';
 import { copyPlugin } from './support/copy-plugin.js';
 import { checkLeaksAfterEach } from './support/leaks.js';
@@ -152,5 +153,85 @@ describe('restoreVm call order and failures (spec 1.4)', () => {
     expect(readdirSync(target)).toEqual(['scsi0.qcow2']);
     expect(readFileSync(join(target, 'scsi0.qcow2'), 'utf8')).toBe('mine');
     expect(existsSync(join(storage.config.path, `.restore-${process.pid}`))).toBe(false);
+  });
+});
+
+describe('VM restore with bp itself as the host (standalone)', () => {
+  /** Overrides that serve each stored device as a read-only NBD export, stopped at volume cleanup. */
+  function exportingProvider(storage: BackupStorage<{ path: string }>, volid: string, servers: Map<string, QemuNbdServer>) {
+    const stored = join(storage.config.path, volid.replace(/^copy:backup\//, ''));
+    return {
+      restoreVmVolumeExport: async (_volname: string, device: string) => {
+        const server = await startQemuNbd({ image: join(stored, `${device}.qcow2`), format: 'qcow2', readOnly: true });
+        servers.set(device, server);
+        return { nbdUri: server.uri };
+      },
+      restoreVmVolumeCleanup: async (_volname: string, device: string) => {
+        await servers.get(device)?.stop();
+        servers.delete(device);
+      },
+    };
+  }
+
+  it("reads every device from the provider's NBD export instead of its file view, byte-identical, and releases it", async () => {
+    const { storage, volid, disk, efi } = await backupOneVm();
+    const servers = new Map<string, QemuNbdServer>();
+    const calls: string[] = [];
+    const target = join(dir, 'restored');
+    mkdirSync(target);
+    const restored = await restoreVm({ storage: spyOnProviders(storage, exportingProvider(storage, volid, servers), calls), volid, targetDir: target, format: 'qcow2', standalone: true });
+    expect(restored.disks.map((entry) => entry.virtdev)).toEqual(['efidisk0', 'scsi0']);
+    await compare(disk, join(target, 'scsi0.qcow2'));
+    await compare(efi, join(target, 'efidisk0.qcow2'));
+    expect(calls.filter((call) => call.includes('restoreVmVolume'))).toEqual([
+      '#1.restoreVmVolumeExport(drive-efidisk0)',
+      '#1.restoreVmVolumeCleanup(drive-efidisk0)',
+      '#1.restoreVmVolumeExport(drive-scsi0)',
+      '#1.restoreVmVolumeCleanup(drive-scsi0)',
+    ]);
+    expect(servers.size).toBe(0);
+  });
+
+  it('keeps exactly PVE\'s calls (restoreVmVolumeInit) unless it is standalone, even when an export is offered', async () => {
+    const { storage, volid, disk } = await backupOneVm();
+    const servers = new Map<string, QemuNbdServer>();
+    const calls: string[] = [];
+    const target = join(dir, 'restored');
+    mkdirSync(target);
+    await restoreVm({ storage: spyOnProviders(storage, exportingProvider(storage, volid, servers), calls), volid, targetDir: target, format: 'qcow2' });
+    await compare(disk, join(target, 'scsi0.qcow2'));
+    expect(calls.filter((call) => call.includes('restoreVmVolumeExport'))).toEqual([]);
+    expect(calls).toContain('#1.restoreVmVolumeInit(drive-scsi0)');
+  });
+
+  it('refuses an export without a listening socket, removes the created images, still cleans up the volume', async () => {
+    const { storage, volid } = await backupOneVm();
+    const calls: string[] = [];
+    const target = join(dir, 'restored');
+    mkdirSync(target);
+    const wrapped = spyOnProviders(storage, { restoreVmVolumeExport: async () => ({ nbdUri: `nbd+unix:///disk?socket=${join(dir, 'no-such.sock')}` }) }, calls);
+    await expect(restoreVm({ storage: wrapped, volid, targetDir: target, standalone: true })).rejects.toMatchObject({ code: 'BP_PROVIDER_FAILED' });
+    expect(calls.slice(-3)).toEqual(['#1.restoreVmVolumeExport(drive-efidisk0)', '#1.restoreVmVolumeCleanup(drive-efidisk0)', '#1.restoreVmCleanup']);
+    expect(readdirSync(target)).toEqual([]);
+  });
+
+  it('refuses an export result that is not an nbd+unix URI', async () => {
+    const { storage, volid } = await backupOneVm();
+    const target = join(dir, 'restored');
+    mkdirSync(target);
+    const wrapped = spyOnProviders(storage, { restoreVmVolumeExport: async () => ({ nbdUri: 'nbd://example.com/disk' }) }, []);
+    await expect(restoreVm({ storage: wrapped, volid, targetDir: target, standalone: true })).rejects.toThrow(/nbd\+unix/);
+    expect(readdirSync(target)).toEqual([]);
+  });
+
+  it('writes a target on a file system without O_DIRECT (tmpfs) too', async () => {
+    const { storage, volid, disk } = await backupOneVm();
+    const target = mkdtempSync(join('/dev/shm', 'bp-host-restore-'));
+    try {
+      await restoreVm({ storage, volid, targetDir: target, format: 'raw', standalone: true });
+      await execa('qemu-img', ['compare', '-f', 'qcow2', '-F', 'raw', disk, join(target, 'scsi0.raw')]);
+    } finally {
+      rmSync(target, { recursive: true, force: true });
+    }
   });
 });

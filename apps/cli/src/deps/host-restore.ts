@@ -28,9 +28,12 @@ export interface ContainerRestoreRequest {
   signal: AbortSignal;
 }
 
-/** @bp/host's `restoreVm`: one image per device in `targetDir`, created images removed on failure. */
+/**
+ * @bp/host's `restoreVm`: one image per device in `targetDir`, created images removed on failure.
+ * bp is the host here, so it reads a provider's NBD export where one is offered.
+ */
 export function hostRestoreVm(request: VmRestoreRequest): Promise<RestoredVm> {
-  return restoreVm(request);
+  return restoreVm({ ...request, standalone: true });
 }
 
 /**

@@ -48,7 +48,7 @@ export function defineProvider(supports: StorageSupports, given: ProviderDefinit
   const problems = [
     ...checkMethods(vms, 'vmMechanisms', pick(VM_PROVIDER_METHODS)),
     ...checkMethods(containers, 'containerFormats', pick(CONTAINER_PROVIDER_METHODS)),
-    ...givenButUndeclared(vms, 'vmMechanisms', pick(['restoreVmCleanup', 'restoreVmVolumeCleanup'])),
+    ...givenButUndeclared(vms, 'vmMechanisms', pick(['restoreVmCleanup', 'restoreVmVolumeCleanup', 'restoreVmVolumeExport'])),
     ...givenButUndeclared(containers, 'containerFormats', pick(['backupContainerPrepare', 'restoreContainerCleanup'])),
     ...(definition.backupVmQueryIncremental && !supports.incremental ? ['backupVmQueryIncremental is given but supports.incremental is not declared'] : []),
     ...(supports.incremental && !definition.backupVmQueryIncremental ? ['supports.incremental is declared but backupVmQueryIncremental is missing'] : []),
@@ -88,6 +88,7 @@ export function defineProvider(supports: StorageSupports, given: ProviderDefinit
     restoreVmCleanup: definition.restoreVmCleanup ?? noop,
     restoreVmVolumeInit: definition.restoreVmVolumeInit ?? refuse('restoreVmVolumeInit', noVms),
     restoreVmVolumeCleanup: definition.restoreVmVolumeCleanup ?? noop,
+    ...(definition.restoreVmVolumeExport ? { restoreVmVolumeExport: definition.restoreVmVolumeExport } : {}),
     restoreContainerInit: definition.restoreContainerInit ?? refuse('restoreContainerInit', noContainers),
     restoreContainerCleanup: definition.restoreContainerCleanup ?? noop,
   };

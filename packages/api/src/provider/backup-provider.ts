@@ -9,6 +9,7 @@ import type {
   RestoreInfo,
   RestoreMechanismResult,
   RestoreVmInitResult,
+  RestoreVmVolumeExportResult,
   RestoreVmVolumeInitResult,
 } from './results.js';
 import type { SpecificationVersion } from './specification-version.js';
@@ -121,6 +122,14 @@ export interface BackupProvider {
    * `qemu-img convert`. Expose it read-only and validate any backing chain first.
    */
   restoreVmVolumeInit(volname: string, deviceName: string, info: RestoreInfo): Promise<RestoreVmVolumeInitResult>;
+
+  /**
+   * bp extension, never called by PVE: the device as a read-only NBD export instead of a file.
+   * bp's own host calls it, when present, in place of {@link restoreVmVolumeInit} (a raw file view
+   * over FUSE is far slower to read than the export behind it); `restoreVmVolumeCleanup` releases
+   * it the same way. Validate any backing chain first, as for {@link restoreVmVolumeInit}.
+   */
+  restoreVmVolumeExport?(volname: string, deviceName: string): Promise<RestoreVmVolumeExportResult>;
 
   /** PVE `restore_vm_volume_cleanup($volname, $device, $info)`: after the copy of a device whose init succeeded. */
   restoreVmVolumeCleanup(volname: string, deviceName: string, info: RestoreInfo): Promise<void>;

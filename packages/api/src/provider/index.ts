@@ -22,6 +22,7 @@ export {
   restoreContainerInitResultSchema,
   restoreMechanismResultSchema,
   restoreVmInitResultSchema,
+  restoreVmVolumeExportResultSchema,
   restoreVmVolumeInitResultSchema,
   type BackupCleanupInfo,
   type BackupCleanupResult,
@@ -30,6 +31,7 @@ export {
   type RestoreInfo,
   type RestoreMechanismResult,
   type RestoreVmInitResult,
+  type RestoreVmVolumeExportResult,
   type RestoreVmVolumeInitResult,
 } from './results.js';
 export {

@@ -37,6 +37,18 @@ export const restoreVmVolumeInitResultSchema = z.object({ qemuImgPath: z.string(
 /** The result of `restoreVmVolumeInit`. */
 export type RestoreVmVolumeInitResult = z.infer<typeof restoreVmVolumeInitResultSchema>;
 
+/**
+ * `restoreVmVolumeExport`'s result: a read-only NBD export over a Unix socket,
+ * `nbd+unix:///<export>?socket=<absolute path>`, whose bytes are the device's raw guest data.
+ */
+export const restoreVmVolumeExportResultSchema = z.object({
+  nbdUri: z
+    .string()
+    .regex(/^nbd\+unix:\/\/\/[^?#]*\?socket=\/[^&#]+$/, 'must be nbd+unix:///<export>?socket=<absolute path>'),
+});
+/** The result of `restoreVmVolumeExport`. */
+export type RestoreVmVolumeExportResult = z.infer<typeof restoreVmVolumeExportResultSchema>;
+
 /** `restoreContainerInit`'s result: `tarPath` for mechanism `tar`, `archiveDirectory` for `directory`. */
 export const restoreContainerInitResultSchema = z.union([
   z.object({ tarPath: z.string().min(1) }).strict(),

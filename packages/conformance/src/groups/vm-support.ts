@@ -69,11 +69,11 @@ export async function backupVmOk(context: ScenarioContext, storage: BackupStorag
   return { ...outcome, volid: guest.volid, volname: guest.volid.slice(guest.volid.indexOf(':') + 1) };
 }
 
-/** Restores `volid` through the host into raw images. */
-export async function restoreRaw(context: ScenarioContext, storage: BackupStorage, volid: string): Promise<RestoredVm> {
+/** Restores `volid` through the host into raw images (with `viaNbd`, from the provider's NBD exports). */
+export async function restoreRaw(context: ScenarioContext, storage: BackupStorage, volid: string, viaNbd = false): Promise<RestoredVm> {
   const targetDir = await mkdtemp(join(context.scratch, 'restore-'));
   try {
-    return await restoreVm({ storage, volid, targetDir, format: 'raw', ...(context.signal ? { signal: context.signal } : {}) });
+    return await restoreVm({ storage, volid, targetDir, format: 'raw', standalone: viaNbd, ...(context.signal ? { signal: context.signal } : {}) });
   } catch (error) {
     throw conformanceError(`restore of ${volid} failed`, error);
   }
@@ -83,14 +83,19 @@ export async function restoreRaw(context: ScenarioContext, storage: BackupStorag
  * Restores `volid` and compares each disk with its expected content. `what` names the point in
  * time in the failure message. Returns the restore (configs included).
  */
-export async function expectRestoreEquals(context: ScenarioContext, storage: BackupStorage, volid: string, expected: readonly string[], what: string): Promise<RestoredVm> {
-  const restored = await restoreRaw(context, storage, volid);
+export async function expectRestoreEquals(context: ScenarioContext, storage: BackupStorage, volid: string, expected: readonly string[], what: string, viaNbd = false): Promise<RestoredVm> {
+  const restored = await restoreRaw(context, storage, volid, viaNbd);
   context.verify.equal(restored.disks.length, expected.length, `restore of ${volid} (${what}) returned ${restored.disks.length} disks, expected ${expected.length}`);
   for (const [index, disk] of restored.disks.entries()) {
     const difference = await imageDifference(expected[index]!, disk.path);
     context.verify.that(difference === undefined, `restore of ${volid} (${what}) differs from the source at that point in time on ${disk.device}: ${difference ?? ''}`);
   }
   return restored;
+}
+
+/** True when the provider also offers its restore data as NBD exports (`restoreVmVolumeExport`, a bp extension). */
+export function offersRestoreExport(storage: BackupStorage): boolean {
+  return typeof storage.newBackupProvider(() => undefined).restoreVmVolumeExport === 'function';
 }
 
 /** A file name for a point-in-time copy of a disk's reference. */

@@ -13,6 +13,7 @@ import {
   DISK_SIZES,
   expectRestoreEquals,
   newDisk,
+  offersRestoreExport,
   pointName,
   type PointInTimeBackup,
 } from './vm-support.js';
@@ -36,6 +37,7 @@ const fullRoundTrip: Scenario = {
     const disks = [await newDisk(context, 'disk0'), await newDisk(context, 'efi', DISK_SIZES.efi, 2), await newDisk(context, 'disk2', DISK_SIZES.small, 4)];
     const backup = await backupPoint(context, storage, { vmid: 400, disks }, 'full');
     const restored = await expectRestoreEquals(context, storage, backup.volid, backup.expected, 'full backup');
+    if (offersRestoreExport(storage)) await expectRestoreEquals(context, storage, backup.volid, backup.expected, 'full backup, read from the NBD exports of restoreVmVolumeExport', true);
     context.verify.equal(restored.config, expectedVmConfig(400, disks), `the guest config restored from ${backup.volid} is not the one backed up, verbatim (description comments, non-ASCII text, trailing spaces and #qmdump#map lines included)`);
     context.verify.equal(restored.firewallConfig, VM_FIREWALL_CONFIG, `the firewall config restored from ${backup.volid} is not the VM's firewall config, verbatim (archiveGetFirewallConfig)`);
   },
@@ -262,6 +264,11 @@ const incrementalGenerations: Scenario = {
     await expectParentsOlder(context, storage, vmid);
     for (const [generation, { volid, expected }] of generations.entries()) {
       await expectRestoreEquals(context, storage, volid, expected, `generation ${generation}${generation === 0 ? ' (full)' : ' (incremental; an incremental on any other base than the previous generation cannot match)'}`);
+    }
+    if (offersRestoreExport(storage)) {
+      // bp's own host reads the provider's NBD export instead of the raw file view: same bytes.
+      const newest = generations.at(-1)!;
+      await expectRestoreEquals(context, storage, newest.volid, newest.expected, 'the newest generation, read from the NBD export of restoreVmVolumeExport', true);
     }
     // Chain edits (when declared): every position — middle, newest, base — then backups on top.
     let kept = generations.map((backup) => backup.volid);

@@ -21,6 +21,7 @@ import {
   type RestoreContainerInitResult,
   type RestoreMechanismResult,
   type RestoreVmInitResult,
+  type RestoreVmVolumeExportResult,
   type RestoreVmVolumeInitResult,
   type VmDeviceSizes,
   type VmVolumes,
@@ -29,7 +30,7 @@ import { openVmVolumeSource } from '@bp/nbd';
 import { backupDirName, DEVICE_NAME, FILES, imageFileName, newArchiveName, parseName } from '../layout/index.js';
 import { validateBackingChain } from '../restore/backing-chain.js';
 import { closeSquashfsView, closeSquashfsViews, openSquashfsView } from '../restore/container-view.js';
-import { startRawView, stopRawView, stopRawViews, viewKey } from '../restore/raw-view.js';
+import { startChainView, stopChainView, stopChainViews, viewKey } from '../restore/raw-view.js';
 import { listPartialBackups, readBackupState, writeBackupState, type BackupState } from '../state/backup-state.js';
 import { clearLogHandoff, readLogHandoff } from '../state/log-handoff.js';
 import { readPreviousInfo } from '../state/previous-info.js';
@@ -367,14 +368,23 @@ export class DirBackupProvider implements BackupProvider {
   }
 
   async restoreVmCleanup(volname: string): Promise<void> {
-    for (const [key, file] of this.restoreViews) {
+    for (const [key, view] of this.restoreViews) {
       if (!key.startsWith(`${volname}\0`)) continue;
-      await stopRawView(file);
+      await stopChainView(view);
       this.restoreViews.delete(key);
     }
   }
 
   async restoreVmVolumeInit(volname: string, deviceName: string): Promise<RestoreVmVolumeInitResult> {
+    return { qemuImgPath: await this.openDeviceView(volname, deviceName, 'file') };
+  }
+
+  async restoreVmVolumeExport(volname: string, deviceName: string): Promise<RestoreVmVolumeExportResult> {
+    return { nbdUri: await this.openDeviceView(volname, deviceName, 'nbd') };
+  }
+
+  /** Validates the device's chain and exposes it read-only; released by restoreVmVolumeCleanup. */
+  private async openDeviceView(volname: string, deviceName: string, kind: 'file' | 'nbd'): Promise<string> {
     const { dir } = await this.backupDirOf(volname);
     if (!DEVICE_NAME.test(deviceName)) throw new BpError('BP_NOT_FOUND', `backup ${volname} has no device ${JSON.stringify(deviceName)}`);
     const image = join(dir, imageFileName(deviceName));
@@ -382,18 +392,18 @@ export class DirBackupProvider implements BackupProvider {
     const layers = await validateBackingChain(image);
     const key = `${volname}\0${deviceName}`;
     const previous = this.restoreViews.get(key);
-    if (previous) await stopRawView(previous); // initialised twice: release the first view
-    const file = await startRawView(layers, viewKey(this.storage.config.path, volname, deviceName));
-    this.restoreViews.set(key, file);
-    return { qemuImgPath: file };
+    if (previous) await stopChainView(previous); // initialised twice: release the first view
+    const view = await startChainView(layers, viewKey(this.storage.config.path, volname, deviceName), kind);
+    this.restoreViews.set(key, view.dir);
+    return view.source;
   }
 
   async restoreVmVolumeCleanup(volname: string, deviceName: string): Promise<void> {
     const key = `${volname}\0${deviceName}`;
-    const file = this.restoreViews.get(key);
+    const view = this.restoreViews.get(key);
     this.restoreViews.delete(key);
-    if (file) await stopRawView(file);
-    else await stopRawViews(viewKey(this.storage.config.path, volname, deviceName));
+    if (view) await stopChainView(view);
+    else await stopChainViews(viewKey(this.storage.config.path, volname, deviceName));
   }
 
   async restoreContainerInit(volname: string): Promise<RestoreContainerInitResult> {

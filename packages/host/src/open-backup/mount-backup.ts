@@ -6,7 +6,7 @@ import { openContainerView } from './container-view.js';
 import { kernelMountProblem, mountVolume, SAFE_MOUNT_OPTIONS } from './mount-volume.js';
 import { withNewSession, type OpenBackupCommonOptions } from './open-session.js';
 import { readDiskLayout } from './partitions.js';
-import { isRunning } from './process-identity.js';
+import { isRunning } from '@bp/nbd/qemu';
 import { defaultStateDir, listRecords, saveRecord } from './session-record.js';
 import type { Session } from './session.js';
 import { releaseSession, type StorageOpener } from './teardown.js';

@@ -1,8 +1,7 @@
 import { access, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BpError } from '@bp/api';
-import { nbdUnixUri, startStorageDaemon, type StorageDaemon } from '@bp/nbd/qemu';
-import { identify } from './process-identity.js';
+import { identify, nbdUnixUri, startStorageDaemon, type StorageDaemon } from '@bp/nbd/qemu';
 import { runTool } from './run-tool.js';
 import type { Session } from './session.js';
 import type { VmDiskView } from './vm-views.js';

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GuestType } from '@bp/api';
-import type { ProcessIdentity } from './process-identity.js';
+import type { ProcessIdentity } from '@bp/nbd/qemu';
 
 /**
  * What a session (an export, a set of mounts, a file listing) holds, written to the state

@@ -1,5 +1,5 @@
 import type { BackupProvider, BackupStorage, LogFunction } from '@bp/api';
-import { identify } from './process-identity.js';
+import { identify } from '@bp/nbd/qemu';
 import { newSessionId, saveRecord, type SessionRecord } from './session-record.js';
 import { releaseSession } from './teardown.js';
 

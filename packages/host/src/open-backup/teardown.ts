@@ -2,7 +2,7 @@ import { readFile, rm, rmdir } from 'node:fs/promises';
 import { sep } from 'node:path';
 import { BpError, type BackupProvider, type BackupStorage, type LogFunction } from '@bp/api';
 import { errorMessage, freshProvider } from '../restore/restore-source.js';
-import { isRunning, stopProcess } from './process-identity.js';
+import { isRunning, stopProcess } from '@bp/nbd/qemu';
 import { runTool } from './run-tool.js';
 import { listRecords, removeRecord, type SessionRecord } from './session-record.js';
 

@@ -1,7 +1,16 @@
 import { access, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BpError, parseQmdumpMap, parseWithSchema, restoreVmInitResultSchema, restoreVmVolumeInitResultSchema, type BackupStorage, type LogFunction } from '@bp/api';
-import { checkUntrustedRawSource, convertRawInto, createImage } from './qemu-img.js';
+import {
+  BpError,
+  parseQmdumpMap,
+  parseWithSchema,
+  restoreVmInitResultSchema,
+  restoreVmVolumeExportResultSchema,
+  restoreVmVolumeInitResultSchema,
+  type BackupStorage,
+  type LogFunction,
+} from '@bp/api';
+import { checkNbdSource, checkUntrustedRawSource, convertRawInto, createImage } from './qemu-img.js';
 import { checkedRestoreMechanism, errorMessage, freshProvider, resolveBackupVolume, restoreError } from './restore-source.js';
 
 /** Options of {@link restoreVm}. */
@@ -18,6 +27,13 @@ export interface RestoreVmOptions {
   log?: LogFunction;
   /** Per-device copy progress in percent. */
   onProgress?: (device: string, percent: number) => void;
+  /**
+   * bp itself is the host (no PVE to stand in for), so the fastest correct way is taken: a device
+   * is read from the provider's NBD export where it offers one (`restoreVmVolumeExport`) instead
+   * of its raw file view, and written with O_DIRECT and out-of-order writes where the target's
+   * file system allows (`qemu-img convert -t none -W`). Default false: exactly PVE's calls.
+   */
+  standalone?: boolean;
   signal?: AbortSignal;
 }
 
@@ -54,6 +70,7 @@ interface PlannedDisk extends RestoredDisk {
  * `#qmdump#map` device must be in the archive; target images are created, then per virtdev
  * (sorted) `restoreVmVolumeInit` -> untrusted raw check -> `qemu-img convert` ->
  * `restoreVmVolumeCleanup`; `restoreVmCleanup` always. On failure the created images are removed.
+ * With `standalone`, `restoreVmVolumeExport` replaces `restoreVmVolumeInit` where the provider has it.
  */
 export async function restoreVm(options: RestoreVmOptions): Promise<RestoredVm> {
   const { storage, signal } = options;
@@ -125,6 +142,21 @@ export async function restoreVm(options: RestoreVmOptions): Promise<RestoredVm> 
   };
 }
 
+/** Where a device's raw bytes are read from: the provider's file view, or its NBD export. */
+async function openRestoreSource(
+  provider: ReturnType<typeof freshProvider>,
+  volname: string,
+  device: string,
+  standalone: boolean,
+): Promise<{ kind: 'file' | 'nbd'; location: string }> {
+  if (standalone && provider.restoreVmVolumeExport) {
+    const { nbdUri } = parseWithSchema(restoreVmVolumeExportResultSchema, await provider.restoreVmVolumeExport(volname, device), `restoreVmVolumeExport result for ${device}`);
+    return { kind: 'nbd', location: nbdUri };
+  }
+  const { qemuImgPath } = parseWithSchema(restoreVmVolumeInitResultSchema, await provider.restoreVmVolumeInit(volname, device, {}), `restoreVmVolumeInit result for ${device}`);
+  return { kind: 'file', location: qemuImgPath };
+}
+
 async function restoreDisk(
   options: RestoreVmOptions,
   provider: ReturnType<typeof freshProvider>,
@@ -133,17 +165,16 @@ async function restoreDisk(
   log: LogFunction,
 ): Promise<void> {
   options.signal?.throwIfAborted();
-  const { qemuImgPath } = parseWithSchema(
-    restoreVmVolumeInitResultSchema,
-    await provider.restoreVmVolumeInit(volname, disk.device, {}),
-    `restoreVmVolumeInit result for ${disk.device}`,
-  );
+  const standalone = options.standalone ?? false;
+  const source = await openRestoreSource(provider, volname, disk.device, standalone);
   let converted = false;
   let copyError: unknown;
   try {
-    await checkUntrustedRawSource(qemuImgPath);
+    if (source.kind === 'file') await checkUntrustedRawSource(source.location);
+    else await checkNbdSource(source.location);
     log('info', `restoring '${disk.device}' to '${disk.path}'`);
-    await convertRawInto(qemuImgPath, disk.path, disk.format, {
+    await convertRawInto(source.location, disk.path, disk.format, {
+      ...(standalone ? { fastest: true } : {}),
       ...(options.bwlimitKiB !== undefined ? { bwlimitKiB: options.bwlimitKiB } : {}),
       ...(options.onProgress ? { onProgress: (percent: number) => options.onProgress?.(disk.device, percent) } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
