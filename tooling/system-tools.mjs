@@ -8,6 +8,7 @@ export const SYSTEM_TOOLS = [
   ['nbdinfo', 'libnbd-bin'],
   ['nbdfuse', 'libnbd-bin'],
   ['nbdcopy', 'libnbd-bin'],
+  ['nbdsh', 'python3-libnbd'], // with libnbd's Python module, used by the incremental peer of tooling/bench.mjs
   ['nbdkit', 'nbdkit'],
   ['mksquashfs', 'squashfs-tools'],
   ['unsquashfs', 'squashfs-tools'],

@@ -25,7 +25,7 @@ test('without the tools and without root it names them and prints the exact apt-
   expect(result.status).toBe(1);
   expect(result.stderr).toContain('BP_MISSING_TOOLS: missing qemu-img, qemu-nbd');
   expect(result.stderr).toContain(
-    'apt-get update && apt-get install -y --no-install-recommends acl attr dosfstools e2fsprogs fdisk fuse3 gdisk libjson-perl libnbd-bin mount mtools nbdkit perl perl-modules-5.36 qemu-system-common qemu-system-x86 qemu-utils squashfs-tools squashfuse tar util-linux xfsprogs zstd',
+    'apt-get update && apt-get install -y --no-install-recommends acl attr dosfstools e2fsprogs fdisk fuse3 gdisk libjson-perl libnbd-bin mount mtools nbdkit perl perl-modules-5.36 python3-libnbd qemu-system-common qemu-system-x86 qemu-utils squashfs-tools squashfuse tar util-linux xfsprogs zstd',
   );
 });
 
