@@ -1,8 +1,8 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
-import { createWriteStream } from 'node:fs';
-import { join } from 'node:path';
+import { createWriteStream, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STANDARD_EXCLUSIONS, createTarArchive, extractTarArchive, idMapForShift, type IdMapEntry } from '../src/index.js';
 import { compareTrees, createFixtureTree, type FixtureTree } from '../src/testing/index.js';
@@ -42,6 +42,22 @@ describe('tar round trip', () => {
     expect(comparison.differences).toEqual([]);
     expect(comparison.entries).toBeGreaterThan(40);
     expect(await readdir(target)).not.toContain('lost+found');
+  });
+
+  it('names the file tar writes before it writes, next to the output, renamed to the output when complete', async () => {
+    const archive = join(work.path, 'followed.tar');
+    const seen: { path: string; existed: boolean }[] = [];
+    await createTarArchive({
+      directory: fixture.root,
+      exclude: STANDARD_EXCLUSIONS,
+      output: archive,
+      onOutputFile: (path) => seen.push({ path, existed: existsSync(path) && !existsSync(archive) }),
+    });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.existed).toBe(true);
+    expect(dirname(seen[0]!.path)).toBe(work.path);
+    expect(existsSync(seen[0]!.path)).toBe(false);
+    expect((await stat(archive)).size).toBeGreaterThan(0);
   });
 
   it('round-trips a zstd archive written to a stream, extracted with an ID shift for an unprivileged container', async () => {

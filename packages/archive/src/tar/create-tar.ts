@@ -1,3 +1,4 @@
+import { fstat } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,7 +16,10 @@ import { TarStderr } from './tar-stderr.js';
 
 /** Progress of an archive creation. */
 export interface ArchiveProgress {
-  /** Uncompressed archive bytes produced so far (streamed and rate-limited creations only). */
+  /**
+   * Uncompressed archive bytes produced so far. When tar writes a compressed file directly, only
+   * at the end (the file's size is the compressed one).
+   */
   bytes: number;
   /** Members archived so far. */
   files: number;
@@ -48,6 +52,12 @@ export interface CreateTarOptions {
    * tar's diagnostics. Without it, exit status 1 fails like any other.
    */
   onFilesChanged?: (diagnostics: string) => void;
+  /**
+   * With a file `output`: called with the path the archive is written to (a temporary name next
+   * to the output, renamed when complete) before anything is written, so a reader can follow the
+   * archive as it grows (e.g. to checksum it without reading it again afterwards).
+   */
+  onOutputFile?: (path: string) => void;
   signal?: AbortSignal;
 }
 
@@ -94,9 +104,17 @@ export async function createTarArchive(options: CreateTarOptions): Promise<Creat
   ];
   const output = options.output;
   if (typeof output !== 'string') return runThroughStream(args, compressor.compress, output, options);
-  if (options.bandwidthLimit) return writeFileAtomically(output, (stream) => runThroughStream(args, compressor.compress, stream, options));
+  if (options.bandwidthLimit) {
+    return writeFileAtomically(output, (stream, temporaryPath) => {
+      options.onOutputFile?.(temporaryPath);
+      return runThroughStream(args, compressor.compress, stream, options);
+    });
+  }
   const directArgs = compressor.tarFlag ? [...args.slice(0, 3), compressor.tarFlag, ...args.slice(3)] : args;
-  return writeFileAtomically(output, (stream, temporaryPath) => runIntoFile(directArgs, stream.fd, temporaryPath, options));
+  return writeFileAtomically(output, (stream, temporaryPath) => {
+    options.onOutputFile?.(temporaryPath);
+    return runIntoFile(directArgs, stream.fd, temporaryPath, options);
+  });
 }
 
 function progressReporter(options: CreateTarOptions, progress: ArchiveProgress): (force: boolean) => void {
@@ -120,12 +138,25 @@ async function runIntoFile(args: string[], fd: number, path: string, options: Cr
   // A stdio array passes the descriptor to the child as is (a `stdout` option would pipe through Node).
   const tar = execa('tar', args, { stdio: ['ignore', fd, 'pipe'], buffer: false, ...(options.signal ? { cancelSignal: options.signal } : {}) } as Options);
   tar.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+  // The bytes never pass through here: an uncompressed archive's size on disk is its progress.
+  const sizePoll =
+    options.onProgress && (options.compression ?? 'none') === 'none'
+      ? setInterval(() => {
+          fstat(fd, (error, info) => {
+            if (error || info.size <= progress.bytes) return;
+            progress.bytes = info.size;
+            report(false);
+          });
+        }, PROGRESS_INTERVAL_MS).unref()
+      : undefined;
   let changed: boolean;
   try {
     changed = await tarExit(tar, options);
   } catch (error) {
     stderr.end();
     throw failure(options, 'tar', error, stderr.diagnostics.toString());
+  } finally {
+    clearInterval(sizePoll);
   }
   stderr.end();
   if (changed) options.onFilesChanged?.(stderr.diagnostics.toString());

@@ -1,8 +1,10 @@
-import { createWriteStream } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import type { ContainerBackupInfo, ContainerFormat, LogFunction } from '@bp/api';
 import { type ArchiveProgress, compileExclusions, createSquashfsArchive, createTarArchive, type CreateTarResult, normalizeSources } from '@bp/archive';
 import { execa } from 'execa';
+import { inInitialUserNamespace } from '../util/user-namespace.js';
+import { GrowingFileChecksums } from '../verify/growing-file-checksums.js';
+import { storeChecksums } from '../verify/stored-checksums.js';
 
 /**
  * Writes `archivePath` as a tar of `info.sources` relative to `info.directory` with
@@ -13,22 +15,27 @@ import { execa } from 'execa';
  */
 export async function writeTarArchive(archivePath: string, info: ContainerBackupInfo, excludePatterns: readonly string[], log: LogFunction, signal?: AbortSignal): Promise<void> {
   const report = info.onProgress;
-  // A stream output: the data passes through this process, so progress counts bytes as they flow.
-  const output = createWriteStream(archivePath, { mode: 0o600 });
+  // Checksums count only when taken by the host's root (see readStoredChecksums); a provider that
+  // runs as a container's mapped root leaves them to publication.
+  const checksums = (await inInitialUserNamespace()) ? new GrowingFileChecksums() : undefined;
   let result: CreateTarResult;
   try {
+    // A file output: unthrottled, tar writes it itself (a copy through this process costs twice
+    // tar's own time); with a bandwidth limit the data flows through here to be paced.
     result = await createTarArchive({
       directory: info.directory,
       sources: info.sources,
       exclude: excludePatterns,
-      output,
+      output: archivePath,
       ...(info.bandwidthLimit ? { bandwidthLimit: info.bandwidthLimit } : {}),
       ...(report ? { onProgress: (progress: ArchiveProgress) => report({ bytesDone: progress.bytes }) } : {}),
       onFilesChanged: (diagnostics) => log('warn', `tar: ${diagnostics}`),
+      ...(checksums ? { onOutputFile: (path: string) => checksums.follow(path) } : {}),
       ...(signal ? { signal } : {}),
     });
+    if (checksums) await storeChecksums(archivePath, await checksums.finish());
   } catch (error) {
-    output.destroy();
+    await checksums?.close();
     await rm(archivePath, { force: true });
     throw error;
   }

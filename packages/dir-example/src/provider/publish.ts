@@ -1,4 +1,4 @@
-import { chown, lchown, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { chown, lchown, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BpError, type BackupCleanupResult, type LogFunction } from '@bp/api';
 import { FILES, type StorageLayout } from '../layout/index.js';
@@ -8,7 +8,8 @@ import { writeLogHandoff } from '../state/log-handoff.js';
 import { forgetPrevious, readPreviousInfo, writePreviousInfo } from '../state/previous-info.js';
 import { deviceImages, directoryBytes } from '../storage/backup-scan.js';
 import { exists, fsyncPath } from '../util/durable-fs.js';
-import { writeManifest, type ManifestFile } from '../verify/manifest.js';
+import { writeManifest } from '../verify/manifest.js';
+import { readStoredChecksums } from '../verify/stored-checksums.js';
 
 /**
  * Makes a complete backup visible (backupCleanup(true)): files back to root, manifest, fsync,
@@ -26,11 +27,12 @@ export async function publishBackup(layout: StorageLayout, vmid: number, archive
     const state = await readBackupState(partial);
     const complete = state?.vmtype === 'qemu' ? state.vmDone : state?.containerDone;
     if (!state || !complete) throw new BpError('BP_BACKUP_FAILED', `backup ${archiveName} has no complete data; it cannot be published`);
+    // Read before ownership changes: only entries this process's user wrote count.
+    const known = await readStoredChecksums(partial);
     // Files the container's mapped root wrote become root's again once published.
     for (const name of await readdir(partial)) await lchown(join(partial, name), 0, 0).catch(() => undefined);
     await chown(partial, 0, 0).catch(() => undefined);
-    // Only VM images are written by this process's writer; a container's child gets no say here.
-    await writeManifest(partial, state.vmtype === 'qemu' ? await readStoredChecksums(partial) : {});
+    await writeManifest(partial, known);
     await rm(join(partial, FILES.checksums), { recursive: true, force: true });
     await rm(join(partial, FILES.state), { force: true });
     await fsyncPath(partial);
@@ -69,21 +71,4 @@ export async function discardBackup(layout: StorageLayout, vmid: number, archive
     if (published) await rm(final, { recursive: true, force: true });
     await writeLogHandoff(layout.guestDir(vmid), { ownerPid: process.pid, archiveName, published: false });
   });
-}
-
-/** Checksums the writers stored while the data streamed (file name -> entry); unreadable ones are skipped. */
-async function readStoredChecksums(partial: string): Promise<Record<string, ManifestFile>> {
-  const dir = join(partial, FILES.checksums);
-  const known: Record<string, ManifestFile> = {};
-  const names = await readdir(dir).catch(() => [] as string[]);
-  for (const name of names) {
-    if (!name.endsWith('.json')) continue;
-    try {
-      const entry = JSON.parse(await readFile(join(dir, name), 'utf8')) as ManifestFile;
-      if (Array.isArray(entry.blocks) && typeof entry.size === 'number' && typeof entry.root === 'string') known[name.slice(0, -'.json'.length)] = entry;
-    } catch {
-      // Hashed again from the file instead.
-    }
-  }
-  return known;
 }

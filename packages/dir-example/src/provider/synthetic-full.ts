@@ -1,7 +1,7 @@
 import { rename, rm } from 'node:fs/promises';
 import { runTool } from '../util/run-tool.js';
 import { fsyncPath } from '../util/durable-fs.js';
-import { forgetStoredChecksums } from './write-image.js';
+import { forgetStoredChecksums } from '../verify/stored-checksums.js';
 
 /**
  * Turns a freshly written incremental into a standalone image with the same content (a synthetic

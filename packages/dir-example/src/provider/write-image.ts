@@ -1,12 +1,11 @@
-import { mkdir, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { BpError, type BackupProgressFunction } from '@bp/api';
 import { copyRegions, type CopyProgress, type CopyStats, type CopyTarget, type VolumeSource } from '@bp/nbd';
 import { createQcow2Target, openImageReader, qcow2ClusterSizeFits, readQcow2Header, type Qcow2TargetOptions } from '@bp/nbd/qcow2';
-import { FILES } from '../layout/index.js';
-import { fsyncPath, writeFileAtomic } from '../util/durable-fs.js';
+import { fsyncPath } from '../util/durable-fs.js';
 import { InlineChecksums } from '../verify/inline-checksums.js';
-import type { ManifestFile } from '../verify/manifest.js';
+import { storeChecksums } from '../verify/stored-checksums.js';
 import { differencesOnly, type DifferenceStats } from './differences-target.js';
 
 /** Options of {@link writeImage}. */
@@ -131,19 +130,4 @@ export async function writeImage(source: VolumeSource, options: WriteImageOption
     await rm(options.imagePath, { force: true });
     throw error;
   }
-}
-
-/**
- * Drops the stored checksums of `imagePath` after something rewrote it (a synthetic full), so
- * publication hashes the file as it is.
- */
-export async function forgetStoredChecksums(imagePath: string): Promise<void> {
-  await rm(join(dirname(imagePath), FILES.checksums, `${basename(imagePath)}.json`), { force: true });
-}
-
-/** Keeps the checksums of `imagePath` in the backup directory's checksum store until publication. */
-async function storeChecksums(imagePath: string, entry: ManifestFile): Promise<void> {
-  const dir = join(dirname(imagePath), FILES.checksums);
-  await mkdir(dir, { recursive: true, mode: 0o755 });
-  await writeFileAtomic(join(dir, `${basename(imagePath)}.json`), `${JSON.stringify(entry)}\n`);
 }
