@@ -1,10 +1,11 @@
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BpError, type LogFunction, toolError } from '@bp/api';
 import { createRateLimitStream } from '@bp/api/rate-limit';
 import { COMMON_TAR_FLAGS, compressionFromFileName, EXTRACT_TAR_FLAGS, execaInUserNamespace, isClosedByReader, scanTarArchive, type TarCompression } from '@bp/archive';
-import { execa, type ExecaError } from 'execa';
+import { execa, type ExecaError, type Options } from 'execa';
 import type { IdMapEntry } from '../userns/index.js';
 
 
@@ -91,6 +92,12 @@ export interface ExtractOptions {
    * extraction is ready to read, so no data flows before anyone consumes it.
    */
   openInput: () => Readable;
+  /**
+   * The archive file behind `openInput`, if it is one: without a bandwidth limit tar then reads it
+   * itself through an inherited descriptor (a copy through this process costs more than tar's
+   * whole extraction).
+   */
+  inputFile?: string;
   decompression: readonly string[];
   targetRoot: string;
   idMap: readonly IdMapEntry[];
@@ -109,12 +116,16 @@ export interface ExtractOptions {
 export async function extractIntoRoot(options: ExtractOptions): Promise<void> {
   const tarArgs = ['xpf', '-', '--totals', ...EXTRACT_TAR_FLAGS, ...options.decompression, '-C', options.targetRoot];
   let input: Readable | undefined;
+  // Opened here, as root: the namespaced tar only inherits the descriptor.
+  const file = options.inputFile !== undefined && !options.bwlimitKiB ? await open(options.inputFile, 'r') : undefined;
   try {
-    const { subprocess: child } = await execaInUserNamespace('tar', tarArgs, options.idMap, { stdin: 'pipe', ...(options.signal ? { cancelSignal: options.signal } : {}) });
-    input = options.openInput();
-    const feeding = options.bwlimitKiB
-      ? pipeline(input, createRateLimitStream(options.bwlimitKiB * 1024, options.signal ? { signal: options.signal } : {}), child.stdin!)
-      : pipeline(input, child.stdin!);
+    const { subprocess: child } = await execaInUserNamespace('tar', tarArgs, options.idMap, { stdin: file ? file.fd : 'pipe', ...(options.signal ? { cancelSignal: options.signal } : {}) } as Options);
+    input = file ? undefined : options.openInput();
+    const feeding = !input
+      ? Promise.resolve()
+      : options.bwlimitKiB
+        ? pipeline(input, createRateLimitStream(options.bwlimitKiB * 1024, options.signal ? { signal: options.signal } : {}), child.stdin!)
+        : pipeline(input, child.stdin!);
     const [fed, extracted] = await Promise.allSettled([feeding, child]);
     if (extracted.status === 'rejected') {
       const error = tarError(extracted.reason, 'extracting the container archive');
@@ -128,6 +139,7 @@ export async function extractIntoRoot(options: ExtractOptions): Promise<void> {
     }
   } finally {
     input?.destroy();
+    await file?.close();
   }
 }
 

@@ -129,9 +129,11 @@ async function extractWithProvider(
     if (mechanism === 'tar' && 'tarPath' in result.data) {
       const path = result.data.tarPath;
       if (!(await lstat(path).then((s) => s.isFile(), () => false))) throw new BpError('BP_ARCHIVE_UNSAFE', `tar path '${path}' given by the provider is not a regular file`);
-      await checkUntrustedTar(path, options.signal);
-      await scanUntrustedTar(path, options.signal);
-      await extractIntoRoot({ ...extract, openInput: () => archiveFileStream(path), decompression: decompressionFlags(path) });
+      // Both checks read the archive only; side by side, PVE's failure first.
+      const [pveCheck, scan] = await Promise.allSettled([checkUntrustedTar(path, options.signal), scanUntrustedTar(path, options.signal)]);
+      if (pveCheck.status === 'rejected') throw pveCheck.reason;
+      if (scan.status === 'rejected') throw scan.reason;
+      await extractIntoRoot({ ...extract, openInput: () => archiveFileStream(path), inputFile: path, decompression: decompressionFlags(path) });
     } else if (mechanism === 'directory' && 'archiveDirectory' in result.data) {
       const directory = result.data.archiveDirectory;
       if (!(await lstat(directory).then((s) => s.isDirectory(), () => false))) throw new BpError('BP_PROVIDER_FAILED', `archive directory '${directory}' given by the provider is not a directory`);
