@@ -5,7 +5,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { prng } from '../packages/nbd/bench/generate-source.mjs';
+import { scatteredExtents } from '../packages/nbd/bench/generate-source.mjs';
 
 const KiB = 1024;
 /** The bitmap granularity of both sides (bp's standalone default; the peer's `qemu-img bitmap -g`). */
@@ -19,23 +19,7 @@ const PYTHON = '/usr/bin/python3';
  * apart) inside the first `span` bytes, `total` bytes in all: [{ offset, length }] by offset.
  */
 export function scatteredWrites(span, total, seed) {
-  const random = prng(seed);
-  const taken = new Set();
-  const writes = [];
-  let sum = 0;
-  while (sum < total) {
-    const length = Math.min(16, Math.floor(2 ** (random() * 4.09))) * GRANULE;
-    const offset = Math.floor((random() * (span - length)) / GRANULE) * GRANULE;
-    const first = offset / GRANULE;
-    const last = (offset + length) / GRANULE;
-    let free = true;
-    for (let granule = first - 1; granule <= last && free; granule++) free = !taken.has(granule);
-    if (!free) continue;
-    for (let granule = first; granule < last; granule++) taken.add(granule);
-    writes.push({ offset, length });
-    sum += length;
-  }
-  return writes.sort((a, b) => a.offset - b.offset);
+  return scatteredExtents(span, total, seed, GRANULE, 1024 * KiB);
 }
 
 /** Writes incompressible data at `writes` into the qcow2 `image` (one qemu-io; its bitmaps track them). */

@@ -47,15 +47,19 @@ export function sourceLayout(size, seed) {
   return layout;
 }
 
-/** Dirty extents covering ~`fraction` of the disk, 64 KiB–4 MiB each, not overlapping. */
-export function dirtyLayout(size, seed, fraction) {
-  const random = prng(seed ^ 0x5bd1e995);
+/**
+ * Non-overlapping extents of `minLength`–`maxLength` (log-uniform, granule-aligned, at least one
+ * clean granule apart) inside the first `span` bytes, `total` bytes in all: [{ offset, length }]
+ * by offset.
+ */
+export function scatteredExtents(span, total, seed, minLength, maxLength) {
+  const random = prng(seed);
   const extents = [];
-  let total = 0;
+  let sum = 0;
   const taken = new Set();
-  while (total < size * fraction) {
-    const length = extentLength(random, 64 * KiB, 4096 * KiB);
-    const offset = Math.floor((random() * (size - length)) / GRANULE) * GRANULE;
+  while (sum < total) {
+    const length = extentLength(random, minLength, maxLength);
+    const offset = Math.floor((random() * (span - length)) / GRANULE) * GRANULE;
     const first = offset / GRANULE;
     const last = (offset + length) / GRANULE;
     let free = true;
@@ -63,9 +67,14 @@ export function dirtyLayout(size, seed, fraction) {
     if (!free) continue;
     for (let g = first; g < last; g++) taken.add(g);
     extents.push({ offset, length });
-    total += length;
+    sum += length;
   }
   return extents.sort((a, b) => a.offset - b.offset);
+}
+
+/** Dirty extents covering ~`fraction` of the disk, 64 KiB–4 MiB each, not overlapping. */
+export function dirtyLayout(size, seed, fraction) {
+  return scatteredExtents(size, size * fraction, seed ^ 0x5bd1e995, 64 * KiB, 4096 * KiB);
 }
 
 /**
