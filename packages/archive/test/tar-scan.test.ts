@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { extractTarArchive, scanTarArchive } from '../src/index.js';
-import { parseListingLine } from '../src/tar/scan-tar.js';
+import { parseListingLine } from '../src/tar/list-tar.js';
 import { temporaryDirectory } from './helpers.js';
 
 let work: { path: string; cleanup: () => Promise<void> };
@@ -62,14 +62,20 @@ describe('the safety scan of untrusted archives', () => {
   });
 
   it('parses the listing lines of every member kind, and refuses what is no member line', () => {
-    expect(parseListingLine('-rw-r--r-- 0/0 5 2026-01-01 00:00:00 "./a \\"b\\" -> c"')).toEqual({ type: '-', name: './a "b" -> c' });
-    expect(parseListingLine('lrwxrwxrwx 0/0 0 2026-01-01 00:00:00 "./l" -> "/etc"')).toEqual({ type: 'l', name: './l', target: '/etc' });
-    expect(parseListingLine('hrw-r--r-- 0/0 0 2026-01-01 00:00:00 "./h" link to "../../x"')).toEqual({ type: 'h', name: './h', target: '../../x' });
-    expect(parseListingLine('-rw-r--r-- 0/0 1 2026-01-01 00:00:00 "./\\344\\270\\255\\001\\n"')).toEqual({ type: '-', name: './中\u0001\n' });
-    expect(parseListingLine('crw-r--r-- 0/0 1,3 2026-01-01 00:00:00 "./null"')).toEqual({ type: 'c', name: './null' });
-    expect(parseListingLine('V--------- 0/0 0 2026-01-01 00:00:00 "label"--Volume Header--')).toEqual({ type: 'V', name: 'label' });
+    const at = { uid: 0, gid: 0, mtime: '2026-01-01T00:00:00.000Z' };
+    expect(parseListingLine('-rw-r--r-- 0/0 5 2026-01-01 00:00:00 "./a \\"b\\" -> c"')).toEqual({ ...at, type: 'file', name: './a "b" -> c', mode: 0o644, size: 5 });
+    expect(parseListingLine('lrwxrwxrwx 0/0 0 2026-01-01 00:00:00 "./l" -> "/etc"')).toEqual({ ...at, type: 'symlink', name: './l', target: '/etc', mode: 0o777, size: 0 });
+    expect(parseListingLine('hrw-r--r-- 0/0 0 2026-01-01 00:00:00 "./h" link to "../../x"')).toEqual({ ...at, type: 'hardlink', name: './h', target: '../../x', mode: 0o644, size: 0 });
+    expect(parseListingLine('-rwsr-sr-T 100000/100001 1 1999-12-31 23:59:59 "./\\344\\270\\255\\001\\n"')).toEqual({
+      type: 'file', name: './中\u0001\n', mode: 0o7754, uid: 100_000, gid: 100_001, size: 1, mtime: '1999-12-31T23:59:59.000Z',
+    });
+    expect(parseListingLine('crw-r--r-- 0/0 1,3 2026-01-01 00:00:00 "./null"')).toEqual({ ...at, type: 'char-device', name: './null', mode: 0o644, size: 0 });
+    expect(parseListingLine('drwxrwxrwt 0/0 0 2026-01-01 00:00:00 "./tmp/"')).toMatchObject({ type: 'directory', mode: 0o1777 });
+    expect(parseListingLine('V--------- 0/0 0 2026-01-01 00:00:00 "label"--Volume Header--')).toMatchObject({ type: 'volume-label', name: 'label' });
+    expect(parseListingLine('?rw-r--r-- 0/0 0 2026-01-01 00:00:00 "./odd"')).toMatchObject({ type: 'unknown' });
     expect(parseListingLine('-rw-r--r-- 0/0 5 2026-01-01 00:00:00 "./unterminated')).toBeUndefined();
     expect(parseListingLine('-rw-r--r-- 0/0 5 2026-01-01 00:00:00 "./a" trailing')).toBeUndefined();
+    expect(parseListingLine('-rw-r--r-- 0/0 5 2026-01-01 00:00:00 "./l" -> "unterminated')).toBeUndefined();
     expect(parseListingLine('tar: something else')).toBeUndefined();
   });
 });

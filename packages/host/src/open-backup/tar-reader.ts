@@ -1,29 +1,22 @@
-import { createReadStream } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
 import { BpError } from '@bp/api';
+import { listTarArchive, type TarMember, type TarMemberType } from '@bp/archive';
 import { execa, type ExecaError } from 'execa';
-import { extract, type Header } from 'tar-stream';
 import { decompressionFlags } from '../restore/container-tar.js';
 import { METADATA_TAR_FLAGS } from './directory-reader.js';
 import { resolveInside, type FileEntry, type Lookup, type TreeReader } from './file-entry.js';
 
-const DECOMPRESSORS: Record<string, string[]> = {
-  '-z': ['gzip', '-dc'],
-  '-j': ['bzip2', '-dc'],
-  '-J': ['xz', '-dc'],
-  '--lzop': ['lzop', '-dc'],
-  '--zstd': ['zstd', '-dc'],
-};
-
-const TYPES: Record<string, FileEntry['type']> = {
+const TYPES: Record<TarMemberType, FileEntry['type']> = {
   file: 'file',
   'contiguous-file': 'file',
   directory: 'directory',
   symlink: 'symlink',
-  link: 'hardlink',
+  hardlink: 'hardlink',
   fifo: 'fifo',
-  'character-device': 'char-device',
+  'char-device': 'char-device',
   'block-device': 'block-device',
+  'volume-label': 'other',
+  'multi-volume': 'other',
+  unknown: 'other',
 };
 
 function memberPath(name: string): string {
@@ -44,39 +37,28 @@ export class TarReader implements TreeReader {
   private async load(signal?: AbortSignal): Promise<Map<string, { entry: FileEntry; member: string }>> {
     if (this.index) return this.index;
     const index = new Map<string, { entry: FileEntry; member: string }>();
-    const parser = extract();
-    parser.on('entry', (header: Header, stream, next) => {
-      const pax = (header.pax ?? {}) as Record<string, string>;
-      const member = pax['GNU.sparse.name'] ?? header.name;
-      const path = memberPath(member);
+    const add = (member: TarMember): void => {
+      const path = memberPath(member.name);
       const entry: FileEntry = {
         name: path.split('/').at(-1) ?? '',
-        type: TYPES[header.type ?? ''] ?? 'other',
-        mode: (header.mode ?? 0) & 0o7777,
-        uid: header.uid ?? 0,
-        gid: header.gid ?? 0,
-        size: Number(pax['GNU.sparse.realsize'] ?? pax['GNU.sparse.size'] ?? header.size ?? 0),
-        mtime: (header.mtime ?? new Date(0)).toISOString(),
-        ...(header.linkname ? { target: header.linkname } : {}),
+        type: TYPES[member.type],
+        mode: member.mode,
+        uid: member.uid,
+        gid: member.gid,
+        size: member.size,
+        mtime: member.mtime,
+        ...(member.target !== undefined ? { target: member.target } : {}),
       };
-      index.set(path, { entry, member });
+      index.set(path, { entry, member: member.name });
       const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
       if (path !== '') {
         if (!this.children.has(parent)) this.children.set(parent, new Set());
         this.children.get(parent)!.add(path);
       }
-      stream.on('end', () => next());
-      stream.resume();
-    });
-    const flags = decompressionFlags(this.archive);
-    const command = flags[0] === undefined ? undefined : DECOMPRESSORS[flags[0]];
+    };
     try {
-      if (!command) {
-        await pipeline(createReadStream(this.archive, { highWaterMark: 1024 * 1024 }), parser, ...(signal ? [{ signal }] : []));
-      } else {
-        const child = execa(command[0]!, command.slice(1), { inputFile: this.archive, buffer: false, ...(signal ? { cancelSignal: signal } : {}) });
-        await Promise.all([pipeline(child.stdout!, parser), child]);
-      }
+      // GNU tar's own listing: every format it extracts (old GNU sparse members included), seeking over data.
+      await listTarArchive(this.archive, { compression: 'none', decompressionFlags: decompressionFlags(this.archive), ...(signal ? { signal } : {}) }, add);
     } catch (error) {
       throw new BpError('BP_ARCHIVE_FAILED', `reading the member list of ${this.archive} failed: ${(error as Error).message}`, { cause: error });
     }
