@@ -73,6 +73,8 @@ export async function openNbdVolumeSource(volume: NbdVmVolume, options: VolumeSo
   return { source: client, regions, ...(bitmap === undefined ? { totalBytes: size } : {}), close: () => client.close() };
 }
 
+const FILE_HANDLE_DISCARD_BATCH = 64 * 1024 * 1024;
+
 /**
  * Mechanism `file-handle`: reads the host's open file at the regions it announces; discard punches
  * holes. Without a reused bitmap the image is full and starts as zeroes, so a host may announce
@@ -90,6 +92,9 @@ export function fileHandleVolumeSource(volume: FileHandleVmVolume, options: Volu
       }
     },
     discard: (offset, length) => volume.discard(offset, length),
+    // A host may punch each hole with a process (PVE's file handle is a device; Node has no
+    // fallocate): gather copied pieces into large ranges, as for a file source.
+    discardBatch: FILE_HANDLE_DISCARD_BATCH,
   };
   const whole = options.wholeDisk === true && !usesBitmap(volume);
   return { source, regions: whole ? wholeRegion(volume.size) : volume.dirtyRegions(), ...(whole ? { totalBytes: volume.size } : {}), close: async () => undefined };
