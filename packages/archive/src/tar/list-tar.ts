@@ -41,6 +41,8 @@ export interface ListTarOptions {
   compression: TarCompression;
   /** tar's decompression flags instead of `compression`'s (e.g. `-J` for the xz archives pct restore accepts). */
   decompressionFlags?: readonly string[];
+  /** The code when tar cannot read the archive (default `BP_ARCHIVE_UNSAFE`: an unreadable archive is not to be trusted). */
+  failureCode?: 'BP_ARCHIVE_UNSAFE' | 'BP_ARCHIVE_FAILED';
   signal?: AbortSignal;
 }
 
@@ -64,8 +66,8 @@ const TYPES: Record<string, TarMemberType> = {
  * GNU sparse members with extension headers, long names, pax headers) and nothing reads one way
  * here and another way on extraction. An uncompressed archive is listed by seeking over the data.
  *
- * @throws BpError `BP_ARCHIVE_UNSAFE` when tar cannot read the archive or lists a line that is not
- *   a member (the archive is then not to be trusted).
+ * @throws BpError `failureCode` (default `BP_ARCHIVE_UNSAFE`) when tar cannot read the archive;
+ *   `BP_ARCHIVE_UNSAFE` when it lists a line that is not a member (the archive is not to be trusted).
  */
 export async function listTarArchive(path: string, options: ListTarOptions, onMember: (member: TarMember) => void): Promise<number> {
   const { tarFlag } = compressorFor(options.compression);
@@ -93,7 +95,7 @@ export async function listTarArchive(path: string, options: ListTarOptions, onMe
     await tar;
     await listed;
   } catch (error) {
-    throw toolError(error, { code: 'BP_ARCHIVE_UNSAFE', tool: 'tar', what: `Listing the tar archive ${path}`, stderr: stderr.toString() });
+    throw toolError(error, { code: options.failureCode ?? 'BP_ARCHIVE_UNSAFE', tool: 'tar', what: `Listing the tar archive ${path}`, stderr: stderr.toString() });
   }
   if (malformed !== undefined) {
     throw new BpError('BP_ARCHIVE_UNSAFE', `Listing the tar archive ${path} gave a line that is not a member: ${JSON.stringify(malformed.slice(0, 200))}; refusing to trust the archive.`, { details: { path } });

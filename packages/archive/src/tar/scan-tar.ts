@@ -27,39 +27,53 @@ const SAFE_TYPES = new Set<TarMemberType>(['file', 'contiguous-file', 'directory
 const DEVICE_TYPES = new Set<TarMemberType>(['char-device', 'block-device']);
 
 /**
- * Lists every member of an untrusted tar archive (without extracting anything, see
- * {@link listTarArchive}: GNU tar's own listing) and reports the members that could escape the
- * root or are not allowed: absolute names, `..` components, hard links outside the root, members
- * below a symlink of the archive, devices (unless allowed) and member types tar would not extract
- * as such (multi-volume, volume labels, unknown types).
+ * The safety rules of {@link scanTarArchive}, member by member, for a caller that lists the
+ * archive itself (to check more in the same pass): absolute names, `..` components, hard links
+ * outside the root, members below a symlink of the archive, devices (unless allowed) and member
+ * types tar would not extract as such (multi-volume, volume labels, unknown types).
  */
-export async function scanTarArchive(path: string, options: ScanTarOptions): Promise<TarScan> {
-  const unsafe: UnsafeMember[] = [];
-  const symlinks = new Set<string>();
-  const inspect = (member: TarMember): void => {
+export class TarSafetyCheck {
+  /** The members seen so far that must not be extracted. */
+  readonly unsafe: UnsafeMember[] = [];
+  private readonly symlinks = new Set<string>();
+
+  /** @param allowDevices accept character and block devices (a privileged restore). */
+  constructor(private readonly allowDevices = false) {}
+
+  /** Judges the next member in archive order. */
+  see(member: TarMember): void {
     const reason = unsafePathReason(member.name);
-    if (reason) unsafe.push({ name: member.name, reason });
+    if (reason) this.unsafe.push({ name: member.name, reason });
     const name = normalizeMemberPath(member.name);
     if (member.type === 'hardlink' && member.target !== undefined) {
       const targetReason = unsafePathReason(member.target);
-      if (targetReason) unsafe.push({ name, reason: `hard link target ${targetReason}` });
+      if (targetReason) this.unsafe.push({ name, reason: `hard link target ${targetReason}` });
     }
     if (DEVICE_TYPES.has(member.type)) {
-      if (!options.allowDevices) unsafe.push({ name, reason: `${member.type} not allowed` });
-    } else if (!SAFE_TYPES.has(member.type)) unsafe.push({ name, reason: `unsupported member type ${member.type}` });
+      if (!this.allowDevices) this.unsafe.push({ name, reason: `${member.type} not allowed` });
+    } else if (!SAFE_TYPES.has(member.type)) this.unsafe.push({ name, reason: `unsupported member type ${member.type}` });
     const parts = name.split('/');
     for (let length = 1; length < parts.length; length++) {
       const parent = parts.slice(0, length).join('/');
-      if (symlinks.has(parent)) {
-        unsafe.push({ name, reason: `below symlink ${parent}` });
+      if (this.symlinks.has(parent)) {
+        this.unsafe.push({ name, reason: `below symlink ${parent}` });
         break;
       }
     }
-    if (member.type === 'symlink') symlinks.add(name);
-    else symlinks.delete(name);
-  };
-  const members = await listTarArchive(path, { compression: options.compression, ...(options.signal ? { signal: options.signal } : {}) }, inspect);
-  return { members, unsafe };
+    if (member.type === 'symlink') this.symlinks.add(name);
+    else this.symlinks.delete(name);
+  }
+}
+
+/**
+ * Lists every member of an untrusted tar archive (without extracting anything, see
+ * {@link listTarArchive}: GNU tar's own listing) and reports the members {@link TarSafetyCheck}
+ * refuses.
+ */
+export async function scanTarArchive(path: string, options: ScanTarOptions): Promise<TarScan> {
+  const check = new TarSafetyCheck(options.allowDevices);
+  const members = await listTarArchive(path, { compression: options.compression, ...(options.signal ? { signal: options.signal } : {}) }, (member) => check.see(member));
+  return { members, unsafe: check.unsafe };
 }
 
 /** Throws `BP_ARCHIVE_UNSAFE` listing the first unsafe members when the scan found any. */

@@ -1,6 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import { BpError, restoreContainerInitResultSchema, type BackupStorage, type LogFunction } from '@bp/api';
-import { checkUntrustedTar, scanUntrustedTar } from '../restore/container-tar.js';
+import { checkUntrustedTar } from '../restore/container-tar.js';
 import { checkedRestoreMechanism, freshProvider } from '../restore/restore-source.js';
 import type { Session } from './session.js';
 
@@ -25,7 +25,6 @@ export async function openContainerView(session: Session, storage: BackupStorage
     const path = result.data.tarPath;
     if (!(await lstat(path).then((info) => info.isFile(), () => false))) throw new BpError('BP_ARCHIVE_UNSAFE', `tar path '${path}' given by the provider is not a regular file`);
     await checkUntrustedTar(path, signal);
-    await scanUntrustedTar(path, signal);
     return { kind: 'tar', tarPath: path };
   }
   if (mechanism === 'directory' && 'archiveDirectory' in result.data) {

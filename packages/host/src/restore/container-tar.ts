@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BpError, type LogFunction, toolError } from '@bp/api';
 import { createRateLimitStream } from '@bp/api/rate-limit';
-import { COMMON_TAR_FLAGS, compressionFromFileName, EXTRACT_TAR_FLAGS, execaInUserNamespace, isClosedByReader, scanTarArchive, type TarCompression } from '@bp/archive';
+import { COMMON_TAR_FLAGS, compressionFromFileName, EXTRACT_TAR_FLAGS, execaInUserNamespace, isClosedByReader, listTarArchive, TarSafetyCheck, type TarMemberType } from '@bp/archive';
 import { execa, type ExecaError, type Options } from 'execa';
 import type { IdMapEntry } from '../userns/index.js';
 
@@ -31,73 +31,64 @@ function tarError(error: unknown, what: string): BpError {
   return toolError(error, { code: 'BP_ARCHIVE_FAILED', tool: 'tar', what });
 }
 
-// `tar -tv` line: type+mode, owner/group, size (or major,minor), date, time, name.
-const LISTING_LINE = /^(\S)\S*\s+\S+\s+\S+\s+\S+\s+\S+\s+(.*)$/;
-const SBIN = /^(?:\.\/)?sbin\/?(?: -> .*| link to .*)?$/;
+const SBIN = /^\/*(?:\.\/)?sbin\/?$/;
+const SBIN_TYPES = new Set<TarMemberType>(['directory', 'symlink', 'hardlink']);
 
 /**
- * PVE's checks of an untrusted container archive (pve-container `restore_external_archive`): the
- * listing must succeed, have at least 10 members, contain `sbin` (directory, symlink or hard
- * link) and no multi-volume member.
+ * Every check of an untrusted container archive before anything is written, from one listing by
+ * GNU tar (@bp/archive `listTarArchive`). First PVE's (pve-container `restore_external_archive`):
+ * the listing must succeed, have at least 10 members, contain `sbin` (directory, symlink or hard
+ * link) and no multi-volume member. Then bp's member rules (@bp/archive `TarSafetyCheck`):
+ * absolute or `..` names, hard links out of the root, members below a symlink of the archive and
+ * unknown member types are refused. Device members are left to tar (the user namespace cannot
+ * create them), as in PVE. Archives in a compression the member rules are not applied to (bz2,
+ * xz, lzo) rely on PVE's checks and the namespace alone.
  */
 export async function checkUntrustedTar(path: string, signal?: AbortSignal): Promise<void> {
   const flags = decompressionFlags(path);
-  let stdout: string;
-  try {
-    ({ stdout } = await execa('tar', ['-tv', ...flags, '-f', path], { maxBuffer: 512 * 1024 * 1024, ...(signal ? { cancelSignal: signal } : {}) }));
-  } catch (error) {
-    throw tarError(error, `listing archive '${path}'`);
-  }
-  let members = 0;
+  const safety = hasScannedCompression(path) ? new TarSafetyCheck(true) : undefined;
+  let multiVolume = false;
   let sbin = false;
-  for (const line of stdout.split('\n')) {
-    const match = LISTING_LINE.exec(line);
-    if (!match) continue;
-    members += 1;
-    const [, type = '', name = ''] = match;
-    if (type === 'M') throw new BpError('BP_ARCHIVE_UNSAFE', `archive '${path}' is a multi-volume archive, which is not supported`);
-    if ((type === 'd' || type === 'l' || type === 'h') && SBIN.test(name)) sbin = true;
-  }
+  const members = await listTarArchive(
+    path,
+    { compression: 'none', decompressionFlags: flags, failureCode: 'BP_ARCHIVE_FAILED', ...(signal ? { signal } : {}) },
+    (member) => {
+      if (member.type === 'multi-volume') multiVolume = true;
+      if (SBIN_TYPES.has(member.type) && SBIN.test(member.name)) sbin = true;
+      safety?.see(member);
+    },
+  );
+  if (multiVolume) throw new BpError('BP_ARCHIVE_UNSAFE', `archive '${path}' is a multi-volume archive, which is not supported`);
   if (members < 10) throw new BpError('BP_ARCHIVE_UNSAFE', `archive '${path}' has only ${members} members; a container archive has at least 10`);
   if (!sbin) throw new BpError('BP_ARCHIVE_UNSAFE', `archive '${path}' has no 'sbin'; it does not look like a container root filesystem`);
+  const unsafe = safety?.unsafe ?? [];
+  if (unsafe.length > 0) {
+    const listed = unsafe.slice(0, 5).map((member) => `${member.name}: ${member.reason}`).join('; ');
+    throw new BpError('BP_ARCHIVE_UNSAFE', `archive '${path}' has ${unsafe.length} unsafe member(s) (${listed}); refusing to restore it`, {
+      details: { unsafe: unsafe.slice(0, 100) },
+    });
+  }
 }
 
-/**
- * Beyond PVE's checks: every member header is read (@bp/archive `scanTarArchive`) and absolute or
- * `..` names, hard links out of the root, members below a symlink of the archive and unknown
- * member types are refused before anything is written. Device members are left to tar (the
- * user namespace cannot create them), as in PVE. Archives in a compression the scanner does not
- * read (bz2, xz, lzo) rely on PVE's checks and the namespace alone.
- */
-export async function scanUntrustedTar(path: string, signal?: AbortSignal): Promise<void> {
-  let compression: TarCompression;
+/** True for the compressions @bp/archive writes (none, gzip, zstd). */
+function hasScannedCompression(path: string): boolean {
   try {
-    compression = compressionFromFileName(path);
+    compressionFromFileName(path);
+    return true;
   } catch {
-    return;
-  }
-  const scan = await scanTarArchive(path, { compression, allowDevices: true, ...(signal ? { signal } : {}) });
-  if (scan.unsafe.length > 0) {
-    const listed = scan.unsafe.slice(0, 5).map((member) => `${member.name}: ${member.reason}`).join('; ');
-    throw new BpError('BP_ARCHIVE_UNSAFE', `archive '${path}' has ${scan.unsafe.length} unsafe member(s) (${listed}); refusing to restore it`, {
-      details: { unsafe: scan.unsafe.slice(0, 100) },
-    });
+    return false;
   }
 }
 
 /** Options of {@link extractIntoRoot}. */
 export interface ExtractOptions {
   /**
-   * Opens the tar stream (possibly compressed, see `decompression`); called only once the
-   * extraction is ready to read, so no data flows before anyone consumes it.
+   * The tar stream (possibly compressed, see `decompression`): an archive file, which tar reads
+   * itself through an inherited descriptor unless a bandwidth limit paces it (a copy through this
+   * process costs more than tar's whole extraction), or a stream opened only once the extraction
+   * is ready to read, so no data flows before anyone consumes it.
    */
-  openInput: () => Readable;
-  /**
-   * The archive file behind `openInput`, if it is one: without a bandwidth limit tar then reads it
-   * itself through an inherited descriptor (a copy through this process costs more than tar's
-   * whole extraction).
-   */
-  inputFile?: string;
+  input: { file: string } | { open: () => Readable };
   decompression: readonly string[];
   targetRoot: string;
   idMap: readonly IdMapEntry[];
@@ -115,12 +106,13 @@ export interface ExtractOptions {
  */
 export async function extractIntoRoot(options: ExtractOptions): Promise<void> {
   const tarArgs = ['xpf', '-', '--totals', ...EXTRACT_TAR_FLAGS, ...options.decompression, '-C', options.targetRoot];
+  const source = options.input;
   let input: Readable | undefined;
   // Opened here, as root: the namespaced tar only inherits the descriptor.
-  const file = options.inputFile !== undefined && !options.bwlimitKiB ? await open(options.inputFile, 'r') : undefined;
+  const file = 'file' in source && !options.bwlimitKiB ? await open(source.file, 'r') : undefined;
   try {
     const { subprocess: child } = await execaInUserNamespace('tar', tarArgs, options.idMap, { stdin: file ? file.fd : 'pipe', ...(options.signal ? { cancelSignal: options.signal } : {}) } as Options);
-    input = file ? undefined : options.openInput();
+    input = file ? undefined : 'file' in source ? createReadStream(source.file) : source.open();
     const feeding = !input
       ? Promise.resolve()
       : options.bwlimitKiB
@@ -147,11 +139,6 @@ export async function extractIntoRoot(options: ExtractOptions): Promise<void> {
 export function isBrokenPipe(error: unknown): boolean {
   const cause = BpError.isInstance(error) ? error.cause : error;
   return (cause as Partial<ExecaError> | undefined)?.signal === 'SIGPIPE' || isClosedByReader(cause);
-}
-
-/** The archive file as a stream, for {@link extractIntoRoot}. */
-export function archiveFileStream(path: string): Readable {
-  return createReadStream(path);
 }
 
 /**

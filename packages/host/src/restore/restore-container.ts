@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BpError, restoreContainerInitResultSchema, restoreMechanismResultSchema, type BackupProvider, type BackupStorage, type LogFunction } from '@bp/api';
 import { checkIdMap, DEFAULT_ID_MAP, idMapForShift, mappedRoot, type IdMapEntry } from '../userns/index.js';
-import { archiveFileStream, checkUntrustedTar, decompressionFlags, directoryTarStream, extractIntoRoot, isBrokenPipe, scanUntrustedTar } from './container-tar.js';
+import { checkUntrustedTar, decompressionFlags, directoryTarStream, extractIntoRoot, isBrokenPipe } from './container-tar.js';
 import { errorMessage, freshProvider, resolveBackupVolume, restoreError } from './restore-source.js';
 
 /** Options of {@link restoreContainer}. */
@@ -129,11 +129,8 @@ async function extractWithProvider(
     if (mechanism === 'tar' && 'tarPath' in result.data) {
       const path = result.data.tarPath;
       if (!(await lstat(path).then((s) => s.isFile(), () => false))) throw new BpError('BP_ARCHIVE_UNSAFE', `tar path '${path}' given by the provider is not a regular file`);
-      // Both checks read the archive only; side by side, PVE's failure first.
-      const [pveCheck, scan] = await Promise.allSettled([checkUntrustedTar(path, options.signal), scanUntrustedTar(path, options.signal)]);
-      if (pveCheck.status === 'rejected') throw pveCheck.reason;
-      if (scan.status === 'rejected') throw scan.reason;
-      await extractIntoRoot({ ...extract, openInput: () => archiveFileStream(path), inputFile: path, decompression: decompressionFlags(path) });
+      await checkUntrustedTar(path, options.signal);
+      await extractIntoRoot({ ...extract, input: { file: path }, decompression: decompressionFlags(path) });
     } else if (mechanism === 'directory' && 'archiveDirectory' in result.data) {
       const directory = result.data.archiveDirectory;
       if (!(await lstat(directory).then((s) => s.isDirectory(), () => false))) throw new BpError('BP_PROVIDER_FAILED', `archive directory '${directory}' given by the provider is not a directory`);
@@ -144,7 +141,7 @@ async function extractWithProvider(
         archived.catch(() => {}); // awaited below; avoid an unhandled rejection meanwhile
         return source.stream;
       };
-      const [extracted] = await Promise.allSettled([extractIntoRoot({ ...extract, openInput, decompression: [] })]);
+      const [extracted] = await Promise.allSettled([extractIntoRoot({ ...extract, input: { open: openInput }, decompression: [] })]);
       if (extracted.status === 'rejected') {
         await archived; // a failing privileged tar of the directory is the first cause
         throw extracted.reason;
