@@ -3,7 +3,7 @@ import { BpError, isValidStorageId, parseWithSchema } from '@bp/api';
 import type { CommandSpec } from '../args/command-spec.js';
 import { absolutePath, parseByteSize, parseCount, stringValue } from '../args/values.js';
 import { dirExampleType, pluginForType } from '../deps/plugins.js';
-import { loadStorages, type StorageEntry } from '../config/storage-registry.js';
+import { DIRECTORY_VM_MECHANISM, loadStorages, type StorageEntry } from '../config/storage-registry.js';
 import { readStoragesFile, writeStoragesFile } from '../config/storages-file.js';
 import { usageError } from '../errors/usage-error.js';
 import type { StorageChangeJson, StorageJson, StorageListJson } from '../output/json-types.js';
@@ -48,7 +48,7 @@ export const storageAddCommand: CommandSpec = {
     { name: 'path', type: 'string', argument: '<dir>', description: 'directory the storage owns (created if missing)' },
     { name: 'type', type: 'string', argument: '<type>', description: 'storage plugin type', defaultText: 'the directory example' },
     { name: 'vm-backup-mode', type: 'string', argument: '<full|incremental>', description: 'VM backup mode', defaultText: 'full' },
-    { name: 'vm-backup-mechanism', type: 'string', argument: '<nbd|file-handle>', description: 'VM backup mechanism', defaultText: 'nbd' },
+    { name: 'vm-backup-mechanism', type: 'string', argument: '<nbd|file-handle>', description: 'VM backup mechanism', defaultText: DIRECTORY_VM_MECHANISM },
     { name: 'lxc-backup-mode', type: 'string', argument: '<tar|squashfs>', description: 'container archive format', defaultText: 'tar' },
     { name: 'prune-backups', type: 'string', argument: '<list>', description: 'retention, e.g. keep-daily=7,keep-last=3' },
     { name: 'max-protected-backups', type: 'string', argument: '<n>', description: 'protected backups per guest (-1 = unlimited)' },
@@ -76,8 +76,7 @@ export const storageAddCommand: CommandSpec = {
       const value = stringValue(context.values, key);
       if (value !== undefined) config[key] = value;
     }
-    // bp is the host: a file handle would be a FUSE file here (no kernel NBD), several times slower.
-    if (type === dirExampleType() && config['vm-backup-mechanism'] === undefined) config['vm-backup-mechanism'] = 'nbd';
+    if (type === dirExampleType() && config['vm-backup-mechanism'] === undefined) config['vm-backup-mechanism'] = DIRECTORY_VM_MECHANISM;
     const maxProtected = stringValue(context.values, 'max-protected-backups');
     if (maxProtected !== undefined) config['max-protected-backups'] = maxProtected === '-1' ? -1 : parseCount(maxProtected, '--max-protected-backups');
     for (const key of ['max-chain-length', 'full-read-every', 'full-read-days'] as const) {

@@ -20,17 +20,22 @@ export interface StorageEntry {
 }
 
 /**
+ * The VM backup mechanism of directory storages bp configures (built in, or added without one):
+ * bp is the host here, and without a kernel NBD module a file handle is a FUSE file, slower to read.
+ */
+export const DIRECTORY_VM_MECHANISM = 'nbd';
+
+/**
  * The storages that exist without any configuration: `local` (every command's default) and
  * `demo`, both directory storages under the data directory. Incremental VM backups are on so
- * that `--mode` can choose per backup. VM disks are read over NBD: bp is the host here, and
- * without a kernel NBD module a file handle is a FUSE file, several times slower to read.
+ * that `--mode` can choose per backup; VM disks are read with {@link DIRECTORY_VM_MECHANISM}.
  */
 export function embeddedStorages(paths: BpPaths): StorageEntry[] {
   const type = dirExampleType();
   return [DEFAULT_STORAGE_ID, DEMO_STORAGE_ID].map((id) => ({
     id,
     type,
-    config: { path: join(paths.dataDir, 'storages', id), 'vm-backup-mode': 'incremental', 'vm-backup-mechanism': 'nbd' },
+    config: { path: join(paths.dataDir, 'storages', id), 'vm-backup-mode': 'incremental', 'vm-backup-mechanism': DIRECTORY_VM_MECHANISM },
     source: 'embedded' as const,
   }));
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 
 /** Block size of the per-block checksums: a corrupt block is reported with its offset. */
 export const MANIFEST_BLOCK_SIZE = 4 * 1024 * 1024;
@@ -18,6 +18,17 @@ export function rootHash(blocks: readonly string[]): string {
   const root = createHash('sha256');
   for (const block of blocks) root.update(Buffer.from(block, 'hex'));
   return root.digest('hex');
+}
+
+/** Reads `length` bytes at `position` into `buffer`, fewer where the file ends first. */
+export async function readUpTo(handle: FileHandle, buffer: Buffer, length: number, position: number): Promise<Buffer> {
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return buffer.subarray(0, filled);
 }
 
 /** What {@link hashFileBlocks} found. */
@@ -41,16 +52,9 @@ export async function hashFileBlocks(path: string, options: { whole?: boolean; o
     const blocks: string[] = new Array<string>(count).fill('');
     const wanted = [...Array(count).keys()].filter((index) => !options.only || options.only.has(index));
     const buffers = [Buffer.allocUnsafe(MANIFEST_BLOCK_SIZE), Buffer.allocUnsafe(MANIFEST_BLOCK_SIZE)];
-    const readBlock = async (index: number, buffer: Buffer): Promise<Buffer> => {
+    const readBlock = (index: number, buffer: Buffer): Promise<Buffer> => {
       const start = index * MANIFEST_BLOCK_SIZE;
-      const length = Math.min(MANIFEST_BLOCK_SIZE, size - start);
-      let filled = 0;
-      while (filled < length) {
-        const { bytesRead } = await handle.read(buffer, filled, length - filled, start + filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-      return buffer.subarray(0, filled);
+      return readUpTo(handle, buffer, Math.min(MANIFEST_BLOCK_SIZE, size - start), start);
     };
     let next = wanted.length > 0 ? readBlock(wanted[0]!, buffers[0]!) : undefined;
     for (let position = 0; position < wanted.length; position++) {

@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { hashBlock, MANIFEST_BLOCK_SIZE, rootHash } from './block-hashes.js';
+import { hashBlock, MANIFEST_BLOCK_SIZE, readUpTo, rootHash } from './block-hashes.js';
 import type { ManifestFile } from './manifest.js';
 
 const POLL_MS = 20;
@@ -41,13 +41,9 @@ export class GrowingFileChecksums {
   }
 
   private async hashBlockAt(length: number): Promise<void> {
-    let filled = 0;
-    while (filled < length) {
-      const { bytesRead } = await this.handle!.read(this.buffer, filled, length - filled, this.hashed + filled);
-      if (bytesRead === 0) throw new Error(`file ended at ${this.hashed + filled} bytes while it was being checksummed`);
-      filled += bytesRead;
-    }
-    this.blocks.push(hashBlock(this.buffer.subarray(0, length)));
+    const data = await readUpTo(this.handle!, this.buffer, length, this.hashed);
+    if (data.length < length) throw new Error(`file ended at ${this.hashed + data.length} bytes while it was being checksummed`);
+    this.blocks.push(hashBlock(data));
     this.hashed += length;
   }
 
