@@ -30,7 +30,7 @@ import { openVmVolumeSource } from '@bp/nbd';
 import { backupDirName, DEVICE_NAME, FILES, imageFileName, newArchiveName, parseName } from '../layout/index.js';
 import { validateBackingChain } from '../restore/backing-chain.js';
 import { closeSquashfsView, closeSquashfsViews, openSquashfsView } from '../restore/container-view.js';
-import { startChainView, stopChainView, stopChainViews, viewKey } from '../restore/raw-view.js';
+import { startChainView, stopChainView, stopChainViews, viewKey } from '../restore/chain-view.js';
 import { listPartialBackups, readBackupState, writeBackupState, type BackupState } from '../state/backup-state.js';
 import { clearLogHandoff, readLogHandoff } from '../state/log-handoff.js';
 import { readPreviousInfo } from '../state/previous-info.js';
