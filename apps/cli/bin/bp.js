@@ -3,9 +3,11 @@
 // on `npm ci` in a fresh clone, before anything is built: npm skips a bin whose file does not
 // exist at install time, and `npx bp` would then fetch an unrelated registry package named `bp`.
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-const cli = new URL('../dist/cli.js', import.meta.url);
+// dist/bp.cjs is bp in one file (see src/cli.ts); dist/cli.js is the same entry for `node dist/cli.js`.
+const cli = new URL('../dist/bp.cjs', import.meta.url);
 if (!existsSync(cli)) {
   process.stderr.write(
     `bp: BP_NOT_BUILT: ${fileURLToPath(cli)} is missing; build bp first with \`npm run build\` ` +
@@ -13,4 +15,4 @@ if (!existsSync(cli)) {
   );
   process.exit(2);
 }
-await import(cli.href);
+createRequire(import.meta.url)(fileURLToPath(cli));

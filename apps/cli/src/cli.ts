@@ -1,28 +1,7 @@
 #!/usr/bin/env node
-import { BpError } from '@bp/api';
-import { runCli } from './run-cli.js';
+import { createRequire } from 'node:module';
 
-// Ctrl-C and SIGTERM abort the running operation through its AbortSignal; the command then
-// cleans up (no partial backup, no child process, no mount) and exits 130.
-const controller = new AbortController();
-const interrupt = (signal: NodeJS.Signals): void => {
-  if (controller.signal.aborted) {
-    process.stderr.write('bp: still cleaning up, please wait\n');
-    return;
-  }
-  process.stderr.write(`\nbp: ${signal} received, aborting and cleaning up\n`);
-  controller.abort(new BpError('BP_ABORTED', `interrupted by ${signal}; nothing partial was kept, run the command again to retry`));
-};
-process.on('SIGINT', interrupt);
-process.on('SIGTERM', interrupt);
-
-const exitCode = await runCli(process.argv.slice(2), {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  env: process.env,
-  cwd: process.cwd(),
-  signal: controller.signal,
-});
-process.off('SIGINT', interrupt);
-process.off('SIGTERM', interrupt);
-process.exitCode = exitCode;
+// bp itself is dist/bp.cjs: src/main.ts with everything it imports in one CommonJS file. Loading
+// the same code as ~200 separate ES modules took ~0.35 s of every bp process; one file loads in
+// ~0.15 s (CommonJS compiles faster than an ES module of the same size on Node 20).
+createRequire(import.meta.url)('./bp.cjs');

@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { BpError, ERROR_CODES, type BackupProgressFunction, type ErrorCode, type LogFunction } from '@bp/api';
@@ -17,7 +19,8 @@ export interface RunContainerBackupChildOptions {
 }
 
 // From TypeScript sources (tests) the child runs through tsx and resolves @bp/* from sources too;
-// from the build it is dist/container-child.js next to the bundle.
+// from the build it is dist/container-child.js of the installed @bp/host, found by package name
+// (this module may be bundled into another package's file, e.g. the bp command).
 const runningFromSources = import.meta.url.endsWith('.ts');
 
 function childCommand(): { args: string[]; cwd: string; env: NodeJS.ProcessEnv } {
@@ -29,7 +32,8 @@ function childCommand(): { args: string[]; cwd: string; env: NodeJS.ProcessEnv }
       env: { ...process.env, TSX_TSCONFIG_PATH: `${packageRoot}tsconfig.sources.json` },
     };
   }
-  return { args: [fileURLToPath(new URL('./container-child.js', import.meta.url))], cwd: '/', env: { ...process.env } };
+  const hostRoot = dirname(createRequire(import.meta.url).resolve('@bp/host/package.json'));
+  return { args: [join(hostRoot, 'dist', 'container-child.js')], cwd: '/', env: { ...process.env } };
 }
 
 function isErrorCode(code: string): code is ErrorCode {

@@ -1,10 +1,15 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// From the build this module is bundled into dist/index.js; from sources (tests) it is
-// src/generate/package-files.ts. Both find the package's files relative to themselves.
+// From sources (tests) this is src/generate/package-files.ts and finds the package relative to
+// itself; from the build it may be bundled into another package's file (the bp command), so the
+// installed @bp/pve is found by name.
 const runningFromSources = import.meta.url.endsWith('.ts');
-const packageRoot = fileURLToPath(new URL(runningFromSources ? '../../' : '../', import.meta.url));
+const packageRoot = runningFromSources
+  ? fileURLToPath(new URL('../../', import.meta.url))
+  : `${dirname(createRequire(import.meta.url).resolve('@bp/pve/package.json'))}/`;
 
 /** The root directory of the installed @bp/pve package. */
 export function pvePackageRoot(): string {

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { BpError, CURRENT_SPECIFICATION_VERSION, defineStoragePlugin, type BackupProvider, type BackupStoragePlugin, type LogFunction, type StorageSupports } from '@bp/api';
 import { z } from 'zod';
+import { pvePackageRoot } from '../generate/package-files.js';
 import { BitmapGuard, storageInstanceOf } from './bitmap-guard.js';
 import { absoluteIncludes, describePerlPlugin, supportsOf, type PerlPluginDescription } from './describe.js';
 import * as from from './from-perl.js';
@@ -52,10 +53,10 @@ export const PERL_SPEC_KEY = 'bp-perl';
 
 const configSchema = z.record(z.string(), z.unknown()) as z.ZodType<PerlStorageConfig, unknown>;
 
-// The module the container backup child re-imports (moduleRef): from the build dist/perl-provider-ref.js,
-// from sources src/perl-provider/ref.ts.
+// The module the container backup child re-imports (moduleRef): from the build dist/perl-provider-ref.js
+// of the installed package, from sources src/perl-provider/ref.ts.
 const runningFromSources = import.meta.url.endsWith('.ts');
-const refModule = fileURLToPath(new URL(runningFromSources ? './ref.ts' : './perl-provider-ref.js', import.meta.url));
+const refModule = runningFromSources ? fileURLToPath(new URL('./ref.ts', import.meta.url)) : `${pvePackageRoot()}dist/perl-provider-ref.js`;
 
 /** PVE's `$scfg` for a storage config: the plugin's keys, `type`, `content => { backup => 1 }`. */
 function scfgOf(type: string, config: PerlStorageConfig): Record<string, unknown> {
