@@ -81,6 +81,9 @@ async function compare(what, peerName, setup, bpRun, peerRun) {
   rows.push([text(what), median(bpTimes), text(peerName), median(peerTimes)]);
 }
 
+// The fixed cost of every bp process (Node start-up and loading bp), beside Node starting alone.
+await compare('start-up: bp --version', "node -e ''", async () => undefined, () => bp(['--version']), () => seconds('node', ['-e', '']));
+
 const disk = join(dir, 'disk.qcow2');
 if (want('vm')) {
 const convertPeer = async () => seconds('qemu-img', ['convert', '-t', 'none', '-W', '-f', 'qcow2', source, '-O', 'qcow2', join(work, 'peer.qcow2')]);
