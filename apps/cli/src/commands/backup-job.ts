@@ -8,6 +8,7 @@ import { formatBytes, formatDuration, formatRate } from '../output/format.js';
 import { backupProgress } from '../progress/backup-progress.js';
 import { trackStorageGrowth } from '../progress/storage-growth.js';
 import { BytesReadCollector } from './bytes-read.js';
+import { afterNewestBackupSecond } from './next-backup-second.js';
 
 /** Options shared by `bp backup vm` and `bp backup ct`. */
 export const BACKUP_JOB_OPTIONS: readonly OptionSpec[] = [
@@ -46,6 +47,7 @@ export async function runGuestBackup(
 ): Promise<BackupResultJson> {
   const jobOptions = jobOptionsFrom(options.values);
   const before = await storage.listVolumes({ vmid: guest.vmid });
+  await afterNewestBackupSecond(before, context.signal);
   const started = Date.now();
   const bar = context.progress(`backup ${guest.type === 'qemu' ? 'vm' : 'ct'} ${guest.vmid}`, options.totalBytes);
   const storagePath = (storage.config as Record<string, unknown>).path;

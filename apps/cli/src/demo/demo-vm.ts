@@ -7,12 +7,6 @@ import { compareImages } from './compare-images.js';
 import { demoStep, type DemoBackup, type DemoOptions } from './demo-step.js';
 import { createQcow2, demoGenerations, snapshotRaw, writeRandomRegions } from './sample-disk.js';
 
-/** Resolves once the wall clock is past the epoch second `second`. */
-async function nextSecondAfter(second: number): Promise<void> {
-  const wait = (second + 1) * 1000 - Date.now();
-  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait + 5));
-}
-
 /**
  * The VM part: a sample qcow2 disk, then per generation random writes, a raw reference copy of
  * the disk and a backup; the first is full, the others incremental on it.
@@ -21,7 +15,6 @@ export async function backupDemoVm(context: CommandContext, options: DemoOptions
   const disk = join(work, 'vm-disk.qcow2');
   await createQcow2(disk, options.diskSize, context.signal);
   const backups: DemoBackup[] = [];
-  let lastStart = 0;
   for (const [index, writes] of demoGenerations(options.diskSize).entries()) {
     const written = await writeRandomRegions(disk, writes, work, context.signal);
     const reference = join(work, `vm-disk-gen${index}.raw`);
@@ -30,9 +23,7 @@ export async function backupDemoVm(context: CommandContext, options: DemoOptions
     context.log(`${label}: wrote ${written / 1024 / 1024} MiB of random data, backing up`);
     // Incremental mode throughout: the first backup has no base, is full and starts the bitmap.
     const storage = await options.openStorage({ 'vm-backup-mode': 'incremental' });
-    // Archive names carry the start second: two backups of a guest need different seconds.
-    await nextSecondAfter(lastStart);
-    lastStart = Math.floor(Date.now() / 1000);
+    // Back to back: runGuestBackup starts each in a new second (archive names carry it).
     const result = await runGuestBackup(
       context,
       storage,
