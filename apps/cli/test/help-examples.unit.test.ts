@@ -58,7 +58,7 @@ async function bp(argv: string[], options: { home?: string; abort?: boolean } = 
   if (options.abort) controller.abort(new Error('aborted by the test'));
   let output = '';
   const sink = { write: (text: string) => (output += text) };
-  const exitCode = await runCli(argv, { stdout: sink, stderr: sink, env: { BP_HOME: home, NO_COLOR: '1', CI: '1' }, cwd, signal: controller.signal });
+  const exitCode = await runCli(argv, { stdout: sink, stderr: sink, env: { BP_HOME: home, BP_PVE_PERL_DIR: join(sandbox, 'perl5'), NO_COLOR: '1', CI: '1' }, cwd, signal: controller.signal });
   return { exitCode, output, home };
 }
 
@@ -66,7 +66,9 @@ async function bp(argv: string[], options: { home?: string; abort?: boolean } = 
 async function runExample(example: string): Promise<Outcome> {
   const words = shellWords(example);
   expect(words[0], example).toBe('bp');
-  const argv = words.slice(1);
+  // What an example writes under /tmp (pve package, pve install --perl-dir) goes to this test's own
+  // directory: test/pve.test.ts runs the same examples as printed, at the same time.
+  const argv = words.slice(1).map((word) => (word === '/tmp' || word.startsWith('/tmp/') ? join(sandbox, 'tmp', word.slice('/tmp'.length)) : word));
   const fixture = await bp(['storage', 'add', 'nas', '--path', join(sandbox, `nas-${counter}`)]);
   expect(fixture.exitCode, fixture.output).toBe(0);
   const home = argv[0] === 'storage' && argv[1] === 'add' ? undefined : fixture.home;
