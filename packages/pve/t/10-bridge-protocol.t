@@ -184,10 +184,10 @@ subtest 'a killed Perl parent takes the job process with it' => sub {
 };
 
 subtest 'protocol version is checked at connect' => sub {
-    local $BP::PVE::Bridge::PROTOCOL = 3;
+    local $BP::PVE::Bridge::PROTOCOL = 4;
     my $provider = $plugin->new_backup_provider($scfg, 'probe1', sub {});
     eval { $provider->provider_name() };
-    like($@, qr/^BP_BRIDGE_PROTOCOL: the Perl module speaks protocol 3 .* this Node process protocol 2/, 'mismatch dies with BP_BRIDGE_PROTOCOL');
+    like($@, qr/^BP_BRIDGE_PROTOCOL: the Perl module speaks protocol 4 .* this Node process protocol 3/, 'mismatch dies with BP_BRIDGE_PROTOCOL');
     is($provider->bp_server_pid(), 0, 'and leaves no process');
 };
 

@@ -38,6 +38,22 @@ sub same_bytes {
     is($?, 0, "$what: byte-identical") or diag($output);
 }
 
+# Discards of file-handle volumes come back to this process (volume.discard) and are done with
+# PVE::Storage::Common::deallocate on PVE's own handle: recorded here, then done as before.
+require PVE::Storage::Common;
+my $deallocated = "$scratch/deallocated";
+{
+    no warnings 'redefine';
+    my $deallocate = \&PVE::Storage::Common::deallocate;
+    *PVE::Storage::Common::deallocate = sub {
+        my ($fh, $offset, $length) = @_;
+        open(my $out, '>>', $deallocated) or die "$deallocated: $!\n";
+        print $out join(' ', fileno($fh), $offset, $length), "\n";
+        close($out);
+        goto &$deallocate;
+    };
+}
+
 for my $case ([ nbd => 100 ], [ 'file-handle' => 101 ]) {
     my ($mechanism, $vmid) = @$case;
     subtest "mechanism $mechanism: full and incremental backups restore byte-identical" => sub {
@@ -103,6 +119,15 @@ for my $case ([ nbd => 100 ], [ 'file-handle' => 101 ]) {
         my $image = "$store/$vmid/" . (split(m{/}, $second->{archive}))[1] . '/drive-scsi0.qcow2';
         like(qemu_img('info', '-U', $image), qr/backing file: /, 'with a backing file');
         $restore_and_compare->($second->{archive}, $incr_refs, 'incremental');
+        my @discards = -e $deallocated ? split(/\n/, read_file($deallocated)) : ();
+        unlink($deallocated);
+        if ($mechanism eq 'nbd') {
+            is(scalar(@discards), 0, 'nbd: discards are NBD trims, nothing reaches deallocate');
+        } else {
+            ok(@discards > 0, 'file-handle: the provider\'s discards reached deallocate on PVE\'s handle (' . scalar(@discards) . ' calls)');
+            my @bad = grep { !/^\d+ \d+ [1-9]\d*$/ || (split / /)[1] + (split / /)[2] > 24 * $MiB + 64 * 1024 } @discards;
+            is_deeply(\@bad, [], 'every discard is a byte range inside the disk');
+        }
         if ($mechanism eq 'file-handle') {
             ok((grep { $_->[2] =~ m{^drive-scsi0: PVE's file handle \(fd \d+ of process \d+\) opened as /proc/\d+/fd/\d+ with O_RDWR\|O_DIRECT$} } @$incr_lines), "the Node side reopened PVE's handle with O_DIRECT");
             return;

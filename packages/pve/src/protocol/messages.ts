@@ -4,7 +4,7 @@
  */
 
 /** The protocol version; both sides check it in `bp.hello` before any other call. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** JSON-RPC error code of every failure a handler reports; the BP_* code is in `data.bpCode`. */
 export const CALL_FAILED = -32000;

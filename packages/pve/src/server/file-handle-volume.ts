@@ -1,11 +1,7 @@
-import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { BpError, type DiskRegion, type FileHandleVmVolume, type LogFunction } from '@bp/api';
 import type { BridgedFileHandleEntry } from '../translate/provider-args.js';
-
-const run = promisify(execFile);
 
 /** Linux's O_ACCMODE (Node's fs.constants lacks it). */
 const O_ACCMODE = 0o3;
@@ -19,6 +15,9 @@ const PROBE_BYTES = 4096;
 
 /** Asks the Perl side for the next batch of one stream's regions. */
 export type RegionRequester = (stream: string, max: number) => Promise<unknown>;
+
+/** Sends a request to the Perl side while `backup_vm` runs there (`regions.next`, `volume.discard`). */
+export type PerlRequester = (method: string, params: Record<string, unknown>) => Promise<unknown>;
 
 /** An opened file-handle volume and what must happen when `backupVm` returned. */
 export interface BridgedFileHandle {
@@ -147,27 +146,15 @@ async function probeTail(device: string, handle: FileHandle, from: number, size:
   }
 }
 
-/**
- * fallocate(PUNCH_HOLE | KEEP_SIZE) on the file, as PVE's `deallocate` does on its handle;
- * nbdfuse turns it into an NBD trim. Node has no fallocate, util-linux's tool does it.
- */
-async function punchHole(path: string, offset: number, length: number): Promise<void> {
-  try {
-    await run('fallocate', ['--punch-hole', '--keep-size', '--offset', String(offset), '--length', String(length), path]);
-  } catch (error) {
-    const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
-    throw new BpError('BP_NBD_IO', `could not discard ${length} bytes at ${offset} of ${path}: ${stderr || (error as Error).message}`, { details: { path, offset, length } });
-  }
-}
-
 /** A `file-handle` volume as the TS provider sees it, made of PVE's Perl handle and closure. */
 export async function openBridgedFileHandle(
   device: string,
   entry: BridgedFileHandleEntry,
-  next: RegionRequester,
+  request: PerlRequester,
   log: LogFunction,
   signal?: AbortSignal,
 ): Promise<BridgedFileHandle> {
+  const next: RegionRequester = (stream, max) => request('regions.next', { stream, max });
   const { handle, path, flags } = await openPerlFileHandle(device, entry.pid, entry.fd);
   log('info', `${device}: PVE's file handle (fd ${entry.fd} of process ${entry.pid}) opened as ${path} with ${flags}`);
   let consumed = false;
@@ -182,7 +169,11 @@ export async function openBridgedFileHandle(
       consumed = true;
       return bridgedDirtyRegions(entry, device, next, handle, signal);
     },
-    discard: (offset, length) => punchHole(path, offset, length),
+    // PVE::Storage::Common::deallocate on PVE's own handle (fallocate PUNCH_HOLE | KEEP_SIZE,
+    // which nbdfuse turns into an NBD trim), in the Perl process: Node has no fallocate.
+    discard: async (offset, length) => {
+      await request('volume.discard', { stream: device, offset, length });
+    },
   };
   return { volume, close: () => handle.close() };
 }

@@ -6,7 +6,8 @@ import type { CallContext } from './handler.js';
 /**
  * backup_vm's volumes ready for the TS provider: `nbd` ones as they are, `file-handle` ones with
  * the PVE process's descriptor opened here and `next-dirty-region` drained from the Perl side
- * (`regions.next`). `close` releases the descriptors once `backupVm` returned.
+ * (`regions.next`) and discards done there (`volume.discard`). `close` releases the descriptors once
+ * `backupVm` returned.
  */
 export async function openVmVolumes(parsed: Record<string, NbdVmVolume | BridgedFileHandleEntry>, context: CallContext): Promise<{ volumes: VmVolumes; close(): Promise<void> }> {
   const volumes: VmVolumes = {};
@@ -20,8 +21,7 @@ export async function openVmVolumes(parsed: Record<string, NbdVmVolume | Bridged
         volumes[device] = entry;
         continue;
       }
-      const next = (stream: string, max: number): Promise<unknown> => context.request('regions.next', { stream, max });
-      const handle = await openBridgedFileHandle(device, entry, next, context.log, context.signal);
+      const handle = await openBridgedFileHandle(device, entry, (method, params) => context.request(method, params), context.log, context.signal);
       opened.push(handle);
       volumes[device] = handle.volume;
     }

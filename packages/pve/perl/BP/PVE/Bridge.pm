@@ -24,7 +24,7 @@ use POSIX ();
 use Socket qw(AF_UNIX SOCK_STREAM PF_UNSPEC MSG_NOSIGNAL);
 use Time::HiRes ();
 
-our $PROTOCOL = 2;
+our $PROTOCOL = 3;
 
 my $JSON = JSON->new->utf8->canonical->allow_nonref->allow_blessed->convert_blessed->allow_unknown;
 
@@ -269,12 +269,14 @@ sub call {
 # backup_vm's $volumes of mechanism file-handle hold a Perl file handle and a code ref; neither
 # crosses a socket as JSON. The handle travels as its descriptor number in this process (the Node
 # process opens /proc/<pid>/fd/<fd>), the closure as a stream token the Node side drains with
-# regions.next requests while backup_vm runs. Returns the translated args and the handlers.
+# regions.next requests while backup_vm runs. Discards come back as volume.discard requests and
+# are done here on PVE's own handle with PVE::Storage::Common::deallocate (Node has no fallocate).
+# Returns the translated args and the handlers.
 sub _file_handle_volumes {
     my ($args) = @_;
     my ($vmid, $config, $volumes, @rest) = @$args;
     return ($args, undef) if ref($volumes) ne 'HASH';
-    my (%copy, %streams, %done);
+    my (%copy, %streams, %done, %handles);
     for my $device (keys %$volumes) {
         my $entry = $volumes->{$device};
         if (ref($entry) ne 'HASH') {
@@ -286,6 +288,7 @@ sub _file_handle_volumes {
             my $fd = ref($fh) || ref(\$fh) eq 'GLOB' ? fileno($fh) : undef;
             die "BP_INVALID_ARGUMENT: the file-handle of $device is not an open file\n" if !defined($fd);
             $translated{'file-handle'} = { pid => $$, fd => $fd };
+            $handles{$device} = $fh;
         }
         if (ref($entry->{'next-dirty-region'}) eq 'CODE') {
             $streams{$device} = $entry->{'next-dirty-region'};
@@ -310,7 +313,19 @@ sub _file_handle_volumes {
         }
         return { regions => \@regions, done => $done{$stream} ? JSON::true : JSON::false };
     };
-    return ([ $vmid, $config, \%copy, @rest ], { 'regions.next' => $next });
+    my $discard = sub {
+        my ($params) = @_;
+        my $device = $params->{stream} // '';
+        my $fh = $handles{$device} or die "BP_BRIDGE_PROTOCOL: no file handle '$device' in this backup_vm call\n";
+        my ($offset, $length) = ($params->{offset} // '', $params->{length} // '');
+        die "BP_BRIDGE_PROTOCOL: volume.discard of $device needs a byte offset and length, got '$offset' and '$length'\n"
+            if $offset !~ /^\d+$/ || $length !~ /^[1-9]\d*$/;
+        require PVE::Storage::Common;
+        eval { PVE::Storage::Common::deallocate($fh, $offset + 0, $length + 0) };
+        die "BP_NBD_IO: could not discard $length bytes at $offset of $device: $@" if $@;
+        return {};
+    };
+    return ([ $vmid, $config, \%copy, @rest ], { 'regions.next' => $next, 'volume.discard' => $discard });
 }
 
 # The Node process id (0 if none is running).
