@@ -1,5 +1,7 @@
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
-import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
@@ -24,5 +26,17 @@ describe('the bp bundle', () => {
     const fromBin = await execa('node', [bin, '--version', '--json']);
     expect(JSON.parse(fromBin.stdout)).toEqual(JSON.parse(fromDist.stdout));
     expect(JSON.parse(fromDist.stdout)).toHaveProperty('version');
+  });
+
+  it('starts where the packages it finds files of cannot be resolved (they are looked up on first use)', async () => {
+    const alone = await mkdtemp(join(tmpdir(), 'bp-bundle-alone-'));
+    try {
+      await copyFile(bundle, join(alone, 'bp.cjs'));
+      const result = await execa('node', [join(alone, 'bp.cjs'), '--version'], { cwd: alone, reject: false });
+      expect(result.stderr).toBe('');
+      expect(result.exitCode).toBe(0);
+    } finally {
+      await rm(alone, { recursive: true, force: true });
+    }
   });
 });

@@ -56,7 +56,7 @@ const configSchema = z.record(z.string(), z.unknown()) as z.ZodType<PerlStorageC
 // The module the container backup child re-imports (moduleRef): from the build dist/perl-provider-ref.js
 // of the installed package, from sources src/perl-provider/ref.ts.
 const runningFromSources = import.meta.url.endsWith('.ts');
-const refModule = runningFromSources ? fileURLToPath(new URL('./ref.ts', import.meta.url)) : `${pvePackageRoot()}dist/perl-provider-ref.js`;
+const refModule = (): string => (runningFromSources ? fileURLToPath(new URL('./ref.ts', import.meta.url)) : `${pvePackageRoot()}dist/perl-provider-ref.js`);
 
 /** PVE's `$scfg` for a storage config: the plugin's keys, `type`, `content => { backup => 1 }`. */
 function scfgOf(type: string, config: PerlStorageConfig): Record<string, unknown> {
@@ -139,7 +139,7 @@ function pluginOf(spec: PerlProviderSpec, description: PerlPluginDescription | u
     type,
     configSchema,
     supports,
-    moduleRef: { module: refModule, exportName: 'perlProviderPlugin' },
+    moduleRef: { module: refModule(), exportName: 'perlProviderPlugin' },
     open(storeId, config) {
       const scfg = scfgOf(type, config);
       const key = keyOf(config);
