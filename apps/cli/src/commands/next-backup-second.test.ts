@@ -17,9 +17,10 @@ describe('afterNewestBackupSecond', () => {
     expect(performance.now() - started).toBeLessThan(100);
   });
 
-  it('stops waiting when aborted', async () => {
+  it('stops waiting when aborted, with the abort reason', async () => {
     const controller = new AbortController();
-    controller.abort(new Error('stop'));
-    await expect(afterNewestBackupSecond([{ ctime: Math.floor(Date.now() / 1000) }], controller.signal)).rejects.toThrow();
+    const reason = new Error('stop');
+    controller.abort(reason);
+    await expect(afterNewestBackupSecond([{ ctime: Math.floor(Date.now() / 1000) }], controller.signal)).rejects.toBe(reason);
   });
 });
