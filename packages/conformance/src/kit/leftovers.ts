@@ -1,29 +1,19 @@
 import { readdir, readFile } from 'node:fs/promises';
+import { liveProcessStat, type LiveProcessStat } from '@bp/nbd/qemu';
 import { execa } from 'execa';
 
-/** A running (not zombie) process: its parent and command name. */
-interface LiveProcess {
-  ppid: number;
-  comm: string;
-}
-
-/** One pass over /proc: every running process by pid. */
-async function liveProcesses(): Promise<Map<number, LiveProcess>> {
-  const live = new Map<number, LiveProcess>();
+/** One pass over /proc: every running (not zombie) process by pid. */
+async function liveProcesses(): Promise<Map<number, LiveProcessStat>> {
+  const live = new Map<number, LiveProcessStat>();
   for (const name of await readdir('/proc').catch(() => [])) {
     if (!/^\d+$/.test(name)) continue;
-    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => undefined);
-    if (stat === undefined) continue;
-    // "pid (comm) state ppid ...": comm may contain spaces and parentheses.
-    const close = stat.lastIndexOf(')');
-    const fields = stat.slice(close + 2).split(' ');
-    if (fields[0] === 'Z') continue; // exited, waiting to be reaped: nothing left running
-    live.set(Number(name), { ppid: Number(fields[1]), comm: stat.slice(stat.indexOf('(') + 1, close) });
+    const stat = await liveProcessStat(name);
+    if (stat) live.set(Number(name), stat);
   }
   return live;
 }
 
-function descendantsIn(live: ReadonlyMap<number, LiveProcess>): Map<number, string> {
+function descendantsIn(live: ReadonlyMap<number, LiveProcessStat>): Map<number, string> {
   const found = new Map<number, string>();
   for (const [pid, { comm }] of live) {
     for (let ancestor = live.get(pid)?.ppid; ancestor !== undefined && ancestor > 1; ancestor = live.get(ancestor)?.ppid) {
@@ -41,7 +31,7 @@ function descendantsIn(live: ReadonlyMap<number, LiveProcess>): Map<number, stri
  * (qemu-storage-daemon --daemonize, setsid) is reparented to init and escapes
  * {@link descendantProcesses}; one started for a scenario still names the scenario's directory.
  */
-async function namingIn(live: ReadonlyMap<number, LiveProcess>, dir: string): Promise<Map<number, string>> {
+async function namingIn(live: ReadonlyMap<number, LiveProcessStat>, dir: string): Promise<Map<number, string>> {
   const found = new Map<number, string>();
   for (const [pid, { comm }] of live) {
     if (pid === process.pid) continue;

@@ -92,8 +92,8 @@ export function fileHandleVolumeSource(volume: FileHandleVmVolume, options: Volu
       }
     },
     discard: (offset, length) => volume.discard(offset, length),
-    // A host may punch each hole with a process (PVE's file handle is a device; Node has no
-    // fallocate): gather copied pieces into large ranges, as for a file source.
+    // Each discard is a round trip through the host (bp's: an NBD trim; PVE's bridge: a request
+    // to its Perl process): gather copied pieces into large ranges, as for a file source.
     discardBatch: FILE_HANDLE_DISCARD_BATCH,
   };
   const whole = options.wholeDisk === true && !usesBitmap(volume);

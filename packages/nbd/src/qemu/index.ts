@@ -5,4 +5,4 @@ export { startStorageDaemon, type StorageDaemon, type StorageDaemonOptions } fro
 export { startQemuSystem, type QemuSystem, type QemuSystemOptions } from './qemu-system.js';
 export { settlesWithin } from './settles-within.js';
 export { QEMU_SERVER_ENV } from './server-env.js';
-export { identify, isRunning, stopProcess, type ProcessIdentity } from './process-identity.js';
+export { identify, isRunning, liveProcessStat, stopProcess, type LiveProcessStat, type ProcessIdentity } from './process-identity.js';

@@ -8,13 +8,29 @@ export interface ProcessIdentity {
   startTime: string;
 }
 
-async function startTimeOf(pid: number): Promise<string | undefined> {
+/** What `/proc/<pid>/stat` says of a process that still runs. */
+export interface LiveProcessStat {
+  /** The command name (field 2). */
+  comm: string;
+  /** The parent's pid (field 4). */
+  ppid: number;
+  /** Field 22 (clock ticks since boot). */
+  startTime: string;
+}
+
+/** `/proc/<pid>/stat` of a running process; undefined when it is gone or a zombie (ended, not yet reaped). */
+export async function liveProcessStat(pid: number | string): Promise<LiveProcessStat | undefined> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
   if (stat === undefined) return undefined;
-  // The command name (field 2) is in parentheses and may contain spaces: count after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  if (fields[0] === 'Z') return undefined; // a zombie has ended
-  return fields[19];
+  // The command name (field 2) is in parentheses and may contain spaces and parentheses: count after the last ')'.
+  const close = stat.lastIndexOf(')');
+  const fields = stat.slice(close + 2).split(' ');
+  if (fields[0] === 'Z') return undefined;
+  return { comm: stat.slice(stat.indexOf('(') + 1, close), ppid: Number(fields[1]), startTime: fields[19] ?? '' };
+}
+
+async function startTimeOf(pid: number): Promise<string | undefined> {
+  return (await liveProcessStat(pid))?.startTime;
 }
 
 /** The identity of a running process. */

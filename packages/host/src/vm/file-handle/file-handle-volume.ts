@@ -70,6 +70,6 @@ export async function createFileHandleVolume(options: FileHandleVolumeOptions): 
     // (0, size)); bp's own host announces only what may hold data, and the rest reads as zeroes.
     dirtyRegions: (): AsyncIterable<DiskRegion> =>
       options.bitmapMode === 'reuse' && bitmapName !== undefined ? streamDirtyRegions(uri, bitmapName, options.signal) : streamAllocatedRegions(uri, options.signal),
-    discard: (offset, length) => discard(offset, length),
+    discard,
   };
 }
